@@ -1,0 +1,1 @@
+"""Entry points (layer 4): they parse, validate and call; no math here."""

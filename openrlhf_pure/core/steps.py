@@ -1,0 +1,169 @@
+"""Reasoning steps in token space (PURE.md section 2).
+
+A response is split into steps on a separator string ("\\n\\n" by default). In token space,
+every vocabulary token whose decoded text *ends* with the separator (".\\n\\n", ":\\n\\n",
+"\\n\\n\\n", ...) closes a step, and the last step closes at the last valid token of the
+response (its EOS, or the last token of a truncated response). So a response with k
+separator tokens has k + 1 steps, except when its last valid token is itself a separator
+(a response truncated right after a step), which then closes the last step: k steps.
+
+Everything here is vectorised over (B, T) with an action mask, so left and right padding
+(or any contiguous or non-contiguous mask) give the same steps.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import torch
+
+from openrlhf_pure.core.checks import check_ndim, check_same_shape
+
+DEFAULT_SEPARATOR = "\n\n"
+
+_separator_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def separator_token_ids(tokenizer, separator: str = DEFAULT_SEPARATOR) -> torch.Tensor:
+    """Ids of every vocabulary token whose decoded text ends with ``separator``.
+
+    Args:
+        tokenizer: a Hugging Face tokenizer (fast or slow).
+        separator: the step separator string.
+    Returns:
+        (V_sep,) long tensor, sorted ascending. Cached per tokenizer and separator.
+    Raises:
+        ValueError naming the tokenizer and separator when no token ends with it (the
+        vocabulary cannot express a step boundary as one token).
+    """
+    if not separator:
+        raise ValueError("the step separator must be a non-empty string")
+    try:
+        per_tokenizer = _separator_cache.setdefault(tokenizer, {})
+    except TypeError:  # not weak-referenceable: compute without caching
+        per_tokenizer = {}
+    if separator in per_tokenizer:
+        return per_tokenizer[separator]
+    vocab_size = len(tokenizer)
+    texts = tokenizer.batch_decode(
+        [[i] for i in range(vocab_size)], skip_special_tokens=False, clean_up_tokenization_spaces=False
+    )
+    ids = [i for i, text in enumerate(texts) if text.endswith(separator)]
+    if not ids:
+        name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
+        raise ValueError(
+            f"tokenizer {name!r} has no vocabulary token whose text ends with the step separator "
+            f"{separator!r}, so steps cannot be found in token space; choose another separator"
+        )
+    result = torch.tensor(ids, dtype=torch.long)
+    per_tokenizer[separator] = result
+    return result
+
+
+@dataclass
+class StepLayout:
+    """Where the steps of a batch of responses are.
+
+    Attributes (B responses, T token positions, S = most steps in any response, at least 1):
+        action_mask:  (B, T) bool, the responses' valid tokens.
+        closing_mask: (B, T) bool, true on each step's closing token.
+        step_end:     (B, S) long, position of each step's closing token; 0 where no step.
+        step_mask:    (B, S) bool, true for real steps.
+        step_tokens:  (B, S) long, tokens per step (0 where no step).
+        num_steps:    (B,) long, steps per response (0 for an empty response).
+        last_token:   (B,) long, position of the last valid token; -1 for an empty response.
+    """
+
+    action_mask: torch.Tensor
+    closing_mask: torch.Tensor
+    step_end: torch.Tensor
+    step_mask: torch.Tensor
+    step_tokens: torch.Tensor
+    num_steps: torch.Tensor
+    last_token: torch.Tensor
+
+    @property
+    def num_slots(self) -> int:
+        """S, the width of the per-step tensors."""
+        return self.step_mask.shape[1]
+
+    @property
+    def step_index(self) -> torch.Tensor:
+        """(B, T) long, the step each valid token belongs to; -1 on padding (computed on demand)."""
+        closes_before = torch.cumsum(self.closing_mask, dim=1) - self.closing_mask.long()
+        return torch.where(self.action_mask, closes_before, torch.full_like(closes_before, -1))
+
+    def last_token_mask(self) -> torch.Tensor:
+        """(B, T) bool, true on each non-empty response's last valid token."""
+        mask = torch.zeros_like(self.action_mask)
+        rows = torch.nonzero(self.last_token >= 0).squeeze(1)
+        mask[rows, self.last_token[rows]] = True
+        return mask
+
+
+def last_valid_position(action_mask: torch.Tensor) -> torch.Tensor:
+    """Position of each row's last valid token. (B, T) mask -> (B,) long, -1 for an empty row."""
+    valid = action_mask.bool()
+    positions = torch.arange(1, valid.shape[1] + 1, dtype=torch.int32, device=valid.device)
+    return torch.where(valid, positions, 0).amax(dim=1).long() - 1
+
+
+def is_separator(response_ids: torch.Tensor, separator_ids: torch.Tensor) -> torch.Tensor:
+    """(B, T) long ids -> (B, T) bool, true where the id is a separator token.
+
+    A lookup table indexed by token id: its cost does not grow with the number of separator
+    tokens (real vocabularies have dozens; torch.isin slows down ~10x at 100 ids).
+    Ids outside [0, max separator id] map to false.
+    """
+    if separator_ids.numel() == 0:
+        return torch.zeros_like(response_ids, dtype=torch.bool)
+    sentinel = int(separator_ids.max()) + 1
+    table = torch.zeros(sentinel + 1, dtype=torch.bool, device=response_ids.device)
+    table[separator_ids.to(response_ids.device)] = True
+    return table[response_ids.clamp(0, sentinel)]
+
+
+def split_steps(response_ids: torch.Tensor, action_mask: torch.Tensor, separator_ids: torch.Tensor) -> StepLayout:
+    """Find the steps of a batch of responses.
+
+    Args:
+        response_ids: (B, T) long, response token ids (padding anywhere the mask is false).
+        action_mask:  (B, T) bool or 0/1, true on the response's valid tokens.
+        separator_ids: (V_sep,) long, from :func:`separator_token_ids`.
+    Returns:
+        a :class:`StepLayout`.
+    """
+    check_ndim("response_ids", response_ids, 2)
+    check_same_shape("response_ids", response_ids, "action_mask", action_mask)
+    valid = action_mask.bool()
+    batch, width = response_ids.shape
+    device = response_ids.device
+
+    last_token = last_valid_position(valid)  # (B,)
+    closing_mask = is_separator(response_ids, separator_ids) & valid  # (B, T)
+    nonempty = torch.nonzero(last_token >= 0).squeeze(1)
+    closing_mask[nonempty, last_token[nonempty]] = True  # the last step closes at the last valid token
+
+    rows, cols = closing_mask.nonzero(as_tuple=True)  # row-major: each row's closes in order
+    num_steps = torch.bincount(rows, minlength=batch)  # (B,)
+    slots = max(int(num_steps.max()) if batch else 0, 1)
+    first_of_row = torch.cumsum(num_steps, 0) - num_steps  # (B,) index of a row's first close in rows/cols
+    step = torch.arange(rows.numel(), device=device) - first_of_row[rows]  # (N,) step number of each close
+    step_end = torch.zeros(batch, slots, dtype=torch.long, device=device)
+    step_end[rows, step] = cols
+    step_mask = torch.arange(slots, device=device).expand(batch, slots) < num_steps.unsqueeze(1)
+
+    valid_upto = torch.cumsum(valid, dim=1, dtype=torch.int32)[rows, cols].long()  # (N,) valid tokens <= close
+    step_tokens = torch.zeros(batch, slots, dtype=torch.long, device=device)
+    step_tokens[rows, step] = valid_upto
+    step_tokens[:, 1:] -= torch.where(step_mask[:, 1:], step_tokens[:, :-1], 0)
+    return StepLayout(
+        action_mask=valid,
+        closing_mask=closing_mask,
+        step_end=step_end,
+        step_mask=step_mask,
+        step_tokens=step_tokens,
+        num_steps=num_steps,
+        last_token=last_token,
+    )

@@ -1,0 +1,1 @@
+"""Data (layer 2): step-by-step tasks, datasets and their formats."""
