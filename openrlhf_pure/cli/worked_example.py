@@ -29,7 +29,7 @@ from openrlhf_pure.models.tiny import train_tiny_tokenizer
 PROMPT = "Compute (12 + 30) * 3."
 # (label, response text, PRM score per step, verifier says correct)
 RESPONSES = [
-    ("A correct", arithmetic_solution(12, 30, 3), [0.95, 0.9, 0.9, 0.7, 0.95], 1.0),
+    ("A correct", arithmetic_solution(12, 30, 3), [0.95, 0.9, 0.7, 0.95], 1.0),
     (
         "B wrong step",
         "First, we add:\n\n12 + 30 = 43.\n\nThen we multiply: 43 * 3 = 129\n\nThe answer is \\boxed{129}.",

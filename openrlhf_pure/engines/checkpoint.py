@@ -1,7 +1,7 @@
-"""Atomic checkpoints of the single-process trainer: weights, optimizer, scheduler, RNG, position.
+"""Atomic checkpoints of the single-process trainers: weights, optimizer, scheduler, RNG, position.
 
-A checkpoint is a folder ``step_NNNNNN/`` holding ``policy/`` (``save_pretrained``, usable by
-any Hugging Face loader) and ``trainer_state.pt``. It is written under a temporary name and
+A checkpoint is a folder ``step_NNNNNN/`` holding ``policy/`` (the model's ``save_pretrained``,
+usable by any Hugging Face loader) and ``trainer_state.pt``. It is written under a temporary name and
 renamed into place, and the ``latest`` pointer file is replaced the same way, so a run killed
 mid-save never leaves a half-written checkpoint behind (nothing already written is lost).
 """
@@ -38,6 +38,18 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def save_pretrained_atomic(model, path: str | Path) -> Path:
+    """``model.save_pretrained`` into a temporary folder, then renamed to ``path`` (replacing it)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp))
+    if path.exists():
+        shutil.rmtree(path)
+    os.replace(tmp, path)
+    return path
 
 
 def save_checkpoint(root: str | Path, step: int, policy, optimizer, scheduler, extra: dict) -> Path:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from openrlhf_pure.data.problems import Problem, choose_visible
-from openrlhf_pure.engines.local.checkpoint import latest_checkpoint
+from openrlhf_pure.engines.checkpoint import latest_checkpoint
 from openrlhf_pure.engines.local.trainer import LocalTrainConfig, LocalTrainer
 
 PROBLEMS = [Problem(f"Compute ({a} + {a + 1}) * 2.\n\n", str((2 * a + 1) * 2)) for a in range(12)]

@@ -33,7 +33,7 @@ from openrlhf_pure.core.metrics import rollout_metrics
 from openrlhf_pure.core.policy_loss import ppo_policy_loss
 from openrlhf_pure.core.steps import StepLayout, separator_token_ids, split_steps
 from openrlhf_pure.data.problems import Problem
-from openrlhf_pure.engines.local.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from openrlhf_pure.engines.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from openrlhf_pure.engines.local.log_probs import response_log_probs
 from openrlhf_pure.engines.local.rollout import Rollout, generate_rollouts
 from openrlhf_pure.engines.metrics_logger import MetricsLogger

@@ -1,0 +1,40 @@
+"""The demo's warm-up (supervised fine-tuning) and the training-dynamics plots."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from openrlhf_pure.cli.plot_metrics import main as plot_main
+from openrlhf_pure.data.arithmetic import ArithmeticProblem, solution_steps
+from openrlhf_pure.engines.local.sft import encode_examples, supervised_finetune
+
+
+def test_sft_masks_the_prompt_and_lowers_the_loss(load_policy):
+    model, tokenizer = load_policy()
+    problems = [ArithmeticProblem(a, b, 2) for a in range(1, 5) for b in range(1, 5)]
+    examples = [(p.prompt + "\n\n", "\n\n".join(solution_steps(p)[0])) for p in problems]
+    ids, attention, loss_mask = encode_examples(tokenizer, examples)
+    prompt_len = len(tokenizer(examples[0][0], add_special_tokens=False)["input_ids"])
+    assert not loss_mask[0, :prompt_len].any() and loss_mask[0, prompt_len]
+    assert ids[0, int(attention[0].sum()) - 1] == tokenizer.eos_token_id and loss_mask[0, int(attention[0].sum()) - 1]
+    losses = supervised_finetune(model, tokenizer, examples, steps=30, batch_size=8, lr=3e-3)
+    assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
+
+
+def test_plot_command_draws_runs_side_by_side(tmp_path):
+    for name, slope in (("sum", 1.0), ("softmin", 0.1)):
+        rows = [{"step": s, "steps/mean": 3 + slope * s, "accuracy/avg@n": 0.5} for s in range(1, 6)]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = plot_main([str(tmp_path / "sum" / "metrics.jsonl"), str(tmp_path / "softmin" / "metrics.jsonl"),
+                     "--out", str(tmp_path / "cmp.png")])  # fmt: skip
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+
+
+def test_plot_command_names_a_malformed_line(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1}\n{oops\n')
+    with pytest.raises(ValueError, match=r"metrics.jsonl:2: not valid JSON"):
+        plot_main([str(path), "--out", str(tmp_path / "x.png")])
