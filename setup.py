@@ -22,6 +22,12 @@ setup(
     entry_points={
         "console_scripts": [
             "pure-worked-example=openrlhf_pure.cli.worked_example:main",
+            "pure-train-prm=openrlhf_pure.cli.train_prm:main",
+            "pure-eval-prm=openrlhf_pure.cli.eval_prm:main",
+            "pure-eval=openrlhf_pure.cli.eval:main",
+            "pure-train-ray=openrlhf_pure.cli.train_pure_ray:main",
+            "pure-demo=openrlhf_pure.cli.demo:main",
+            "pure-plot=openrlhf_pure.cli.plot_metrics:main",
         ]
     },
 )

@@ -40,9 +40,11 @@ if [ "$flavor" = cpu ]; then
   "${pip[@]}" "${cons[@]}" -r "$reqs"
   "${pip[@]}" --no-deps openrlhf==0.11.2
 else
-  # GPU flavour: vLLM brings the CUDA torch it was built for; flash-attn builds against it.
-  "${pip[@]}" -r "$reqs"
+  # GPU flavour: vLLM first (it brings the CUDA torch it was built for), then flash-attn built
+  # against that torch without build isolation, then OpenRLHF (which finds flash-attn present).
+  "${pip[@]}" vllm==0.29.0
   "${pip[@]}" --no-build-isolation flash-attn==2.8.3
+  "${pip[@]}" -r "$reqs"
 fi
 "${pip[@]}" --no-deps -e .
 echo "$stamp" > "$venv/.pure-stamp"

@@ -34,6 +34,7 @@ class DetectorConfig:
         one_step_ratio: share of single-step responses that warns (one_step).
         thinking_steps: at least this many steps for "only thinking".
         rise_factor: a metric this many times its recent average warns (collapse).
+        rise_floor: per metric, the least value a rise must reach to warn (ratios of a few % are noise).
         repetition_ceiling, clip_ceiling: absolute ceilings for the high-repetition and clip ratios.
         agreement_floor: PRM-verifier agreement below this warns.
         window: metric history entries averaged for trends (at least 3 needed).
@@ -48,6 +49,7 @@ class DetectorConfig:
     repetition_ceiling: float = 0.3
     clip_ceiling: float = 0.3
     agreement_floor: float = 0.5
+    rise_floor: dict = field(default_factory=lambda: {"repetition/high_ratio": 0.1, "length/clip_ratio": 0.1})
     window: int = 10
     examples: int = 2
 
@@ -122,7 +124,8 @@ def detect_hacking(
         if key not in metrics:
             continue
         value, recent = metrics[key], _recent_mean(history, key, config.window)
-        risen = recent is not None and recent > 0 and value >= config.rise_factor * recent
+        floor = config.rise_floor.get(key, 0.0)
+        risen = recent is not None and recent > 0 and value >= max(config.rise_factor * recent, floor)
         if risen or (ceiling is not None and value >= ceiling):
             trend = f" (recent mean {recent:.3g})" if recent is not None else ""
             longest = torch.tensor([len(r) for r in responses]).argmax()

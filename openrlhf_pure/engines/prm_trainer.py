@@ -56,7 +56,8 @@ class PRMTrainConfig:
         pack: pack several sequences per row.
         lr, weight_decay, adam_betas, warmup_ratio, max_grad_norm: AdamW, linear warm-up then constant.
         freeze_backbone: train the head only (PURE's stage 1).
-        gradient_checkpointing: trade compute for memory.
+        gradient_checkpointing: trade compute for memory (ignored with a frozen backbone, which
+            stores no activations for backward anyway).
         eval_every, save_every: in optimizer steps (0: only at the end).
         threshold: scores >= threshold count as "correct" in the held-out metrics.
         seed: data order and initialisation.
@@ -141,7 +142,7 @@ class PRMTrainer:
                 {"step_format": prm.step_format.name, "score": prm.score_name, "head": prm.head})  # fmt: skip
         if config.freeze_backbone:
             prm.model.base_model.requires_grad_(False)
-        if config.gradient_checkpointing:
+        if config.gradient_checkpointing and not config.freeze_backbone:  # a frozen backbone keeps no activations
             prm.model.gradient_checkpointing_enable()
         steps_per_epoch = math.ceil(len(self.inputs) / config.rows_per_step)
         self.total_steps = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
@@ -198,11 +199,12 @@ class PRMTrainer:
             else:
                 batch, values = self._padding_batch(), [int(v) for v in self.labels[0]]
             targets = torch.tensor(values, device=backend.device)
+            backend.start_pass(last=k == passes - 1)
             logits = backend.label_logits(batch)  # (N, 2)
             loss = torch.nn.functional.cross_entropy(logits, targets, reduction="sum") / total  # share of the mean
             if k >= len(plan):
                 loss = loss * 0.0
-            backend.backward(loss, boundary=k == passes - 1)
+            backend.backward(loss)
             if k < len(plan):
                 loss_sum += float(loss.detach())
                 correct += int((logits.argmax(-1) == targets).sum())

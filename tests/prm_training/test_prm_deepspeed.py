@@ -21,12 +21,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from openrlhf_pure.cli.train_prm import main as train_prm_main
 from openrlhf_pure.data.stepwise import StepwiseRow, write_trl_jsonl
 from openrlhf_pure.engines.prm_trainer import PRMTrainConfig, PRMTrainer
 from openrlhf_pure.models.prm import ProcessRewardModel
 from openrlhf_pure.models.tiny import tiny_causal_lm
 
+pytest.importorskip("deepspeed")
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = dict(rows_per_step=16, max_tokens_per_batch=96, lr=1e-3, progress=False)  # several micro-batches
 
@@ -72,10 +72,10 @@ def run(prm_path: str, out: Path, steps: int, resume: bool = False, **overrides)
 
 @pytest.fixture(scope="module")
 def reference(prm_path, tmp_path_factory):
-    """Two steps of the torch backend: (trainer, history, weights after step 1)."""
-    first, _ = run(prm_path, tmp_path_factory.mktemp("torch1"), 1)
-    trainer, history = run(prm_path, tmp_path_factory.mktemp("torch2"), 2)
-    return trainer, history, {k: v.clone() for k, v in first.prm.model.state_dict().items()}
+    """Two steps of the torch backend: (trainer, history, weights after step 1 from its checkpoint)."""
+    out = tmp_path_factory.mktemp("torch")
+    trainer, history = run(prm_path, out, 2, save_every=1)
+    return trainer, history, load_file(out / "checkpoints" / "step_000001" / "policy" / "model.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +108,9 @@ def assert_same_weights(actual: dict, expected: dict) -> None:
 
 
 @pytest.mark.parametrize("stage", [0, 2])
-def test_one_deepspeed_process_takes_the_torch_backends_first_step(stage, prm_path, reference, single_process_group,
-                                                                   tmp_path):  # fmt: skip
+def test_one_deepspeed_process_takes_the_torch_backends_first_step(
+    stage, prm_path, reference, single_process_group, tmp_path
+):
     _, history, weights = reference
     trainer, ds_history = run(prm_path, tmp_path, 1, backend="deepspeed", zero_stage=stage)
     assert_same_step(ds_history[0], history[0])
@@ -129,21 +130,20 @@ def test_a_deepspeed_checkpoint_resumes_to_the_same_second_step(prm_path, refere
 
 
 def test_two_processes_under_torchrun_reproduce_the_single_process_step(prm_path, reference, tmp_path):
-    ref_trainer, _, weights = reference
+    ref_trainer, history, weights = reference
     data = tmp_path / "train.jsonl"
     write_trl_jsonl(rows(0, 64), data)
-    flags = ["--model.name_or_path", prm_path, "--data.train", str(data), "--train.max_steps", "1",
-             "--train.rows_per_step", "16", "--train.max_tokens_per_batch", "96", "--train.lr", "1e-3",
-             "--log.no_progress"]  # fmt: skip
-    assert train_prm_main([*flags, "--output_dir", str(tmp_path / "one")]) == 0
+    flags = (
+        f"--model.name_or_path {prm_path} --data.train {data} --train.max_steps 1 --train.rows_per_step 16 "
+        "--train.max_tokens_per_batch 96 --train.lr 1e-3 --log.no_progress"
+    ).split()  # no spaces in the paths
     env = {**os.environ, "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
-               "-m", "openrlhf_pure.cli.train_prm", *flags, "--output_dir", str(tmp_path / "two"),
-               "--train.backend", "deepspeed", "--ds.zero_stage", "2"]  # fmt: skip
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port()]
+    backend = ["--train.backend", "deepspeed", "--ds.zero_stage", "2", "--output_dir", str(tmp_path / "two")]
+    command = [*launcher, "-m", "openrlhf_pure.cli.train_prm", *flags, *backend]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    one, two = (json.loads((tmp_path / name / "metrics.jsonl").read_text()) for name in ("one", "two"))
-    assert_same_step(two, one)
+    assert_same_step(json.loads((tmp_path / "two" / "metrics.jsonl").read_text()), history[0])
     assert_same_weights(load_file(tmp_path / "two" / "final" / "model.safetensors"), weights)
     # the two ranks packed different numbers of micro-batches: the padding passes ran
     shards = [ref_trainer.step_rows(0)[rank::2] for rank in range(2)]

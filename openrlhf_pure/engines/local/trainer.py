@@ -136,6 +136,7 @@ class LocalTrainer:
         self.step = 0
         self.history: list[dict] = []
         self.warnings: list[HackingWarning] = []
+        self.last_responses: list[str] = []
         if reference is not None:
             reference.eval().requires_grad_(False)
 
@@ -269,9 +270,10 @@ class LocalTrainer:
         metrics["hacking/warnings"] = float(len(warnings))
         metrics.update(timings)
         metrics["time/step"] = time.perf_counter() - start
-        self.warnings = warnings
-        self.history.append(metrics)
+        self.warnings, self.last_responses = warnings, rollout.responses
         self.step += 1
+        metrics["step"] = self.step
+        self.history.append(metrics)
         return metrics
 
     # --- the loop -----------------------------------------------------------------------
@@ -301,12 +303,15 @@ class LocalTrainer:
             torch.manual_seed(self.config.seed)
         logger = MetricsLogger(self.output_dir, self.config.tensorboard, self.config.wandb_project)
         logger.truncate_after(self.step)
+        warned: dict[str, int] = {}
         try:
             while self.step < self.config.steps:
                 metrics = self.train_step()
-                logger.log(self.step, metrics)
-                for warning in self.warnings:
-                    print(f"warning at step {self.step}: {warning}", flush=True)
+                logger.log(self.step, {k: v for k, v in metrics.items() if k != "step"})
+                for warning in self.warnings:  # each kind at most once per 10 steps on the console
+                    if self.step - warned.get(warning.kind, -10) >= 10:
+                        print(f"warning at step {self.step}: {warning}", flush=True)
+                        warned[warning.kind] = self.step
                 if on_step is not None:
                     on_step(self.step, metrics)
                 if self.config.save_every and self.step % self.config.save_every == 0:

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# PURE-PRM on Qwen2.5-Math-1.5B, single node (8 GPUs) by default; see train_pure_ray.sh for
+# the hyperparameters and the environment overrides (MODEL, PRM, DATA, OUTPUT, NNODES, DRY_RUN, ...).
+# Published result: not reported in the paper.
+exec "$(dirname "${BASH_SOURCE[0]}")/train_pure_ray.sh" qwen2.5-math-1.5b prm "$@"

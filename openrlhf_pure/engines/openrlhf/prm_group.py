@@ -1,0 +1,261 @@
+"""A group of PRM replicas on Ray, placed by OpenRLHF's ``RayActorGroup``.
+
+Each replica (:class:`PRMActor`) holds a step scorer: a callable
+``(prompts: list[str], response_ids: (B, T) long, action_mask: (B, T) bool) -> (B, S) float``
+that returns one score per step of the policy's responses, S = ``split_steps(...).num_slots``
+with the policy's separator (the default is :class:`PolicyStepScorer` around the project's
+``PRMScorer``; tests plug in their own). Replicas are data parallel: no process group joins them.
+
+Placement is OpenRLHF's: ``RayActorGroup(num_nodes=replicas, num_gpus_per_node=1, ...,
+num_gpus_per_actor=gpus)`` makes one actor per replica with ``gpus`` GPUs (a fraction shares a
+GPU; 0 runs on CPU). Given the placement group that ``train_pure_ray`` builds for the actor and
+reference models, replica i sits on bundle i, beside them (colocation); without one, Ray places
+replicas freely (standalone).
+
+Load balancing: the rows of a batch are split across the live replicas by longest-processing-
+time on their token counts (prompt length estimated as characters / 4), so each replica gets
+about the same number of tokens. :meth:`PRMGroup.submit` returns at once (the experience maker
+overlaps PRM scoring with the policy and reference forward passes); :meth:`PRMGroup.collect`
+waits.
+
+Failures: replicas are Ray actors with ``max_restarts`` and ``max_task_retries``, so Ray restarts
+a replica whose process dies (same placement; the scorer is reloaded on first use) and retries
+its in-flight batch. If a chunk still fails (restarts exhausted), it is resubmitted to the next
+live replica, up to ``max_retries`` times per chunk, and the dead replica is not used again.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ray
+import torch
+from openrlhf.trainer.ray.launcher import BaseDistributedActor, RayActorGroup
+from ray.exceptions import RayActorError
+
+logger = logging.getLogger(__name__)
+
+StepScorer = Callable[[list[str], torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class PRMSpec:
+    """What a replica loads (picklable; sent to every replica).
+
+    Args:
+        model_name_or_path: the PRM checkpoint.
+        policy_tokenizer: the policy's tokenizer path (steps are the policy's).
+        step_format: PRM step format name (``openrlhf_pure.models.step_formats``).
+        separator: the policy's step separator.
+        max_tokens_per_batch: token budget of one PRM forward pass.
+        dtype: None for bf16 on GPU, float32 on CPU.
+    """
+
+    model_name_or_path: str
+    policy_tokenizer: str
+    step_format: str = "pure"
+    separator: str = "\n\n"
+    max_tokens_per_batch: int = 32768
+    dtype: str | None = None
+
+
+class PolicyStepScorer:
+    """The default step scorer: the project's ``PRMScorer`` on the policy's steps."""
+
+    def __init__(self, spec: PRMSpec):
+        from transformers import AutoTokenizer
+
+        from openrlhf_pure.core.steps import separator_token_ids
+        from openrlhf_pure.engines.prm_scorer import PRMScorer, ScorerConfig
+        from openrlhf_pure.models.prm import ProcessRewardModel
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        prm = ProcessRewardModel.from_pretrained(
+            spec.model_name_or_path, step_format=spec.step_format, dtype=spec.dtype, device=device
+        )
+        policy_tokenizer = AutoTokenizer.from_pretrained(spec.policy_tokenizer, trust_remote_code=True)
+        self.scorer = PRMScorer(prm, policy_tokenizer, ScorerConfig(max_tokens_per_batch=spec.max_tokens_per_batch))
+        self.separator_ids = separator_token_ids(policy_tokenizer, spec.separator)
+
+    def __call__(self, prompts: list[str], response_ids: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
+        """(B,) prompts, (B, T) ids, (B, T) mask -> (B, S) step scores."""
+        from openrlhf_pure.core.steps import split_steps
+
+        layout = split_steps(response_ids, action_mask, self.separator_ids)
+        return self.scorer.score_policy_tokens(prompts, response_ids, layout)
+
+
+def build_policy_step_scorer(spec: PRMSpec) -> StepScorer:
+    """Factory used by :func:`prm_group_from_args` (a module-level function: picklable)."""
+    return PolicyStepScorer(spec)
+
+
+class PRMActor(BaseDistributedActor):
+    """One PRM replica. Subclassed per group with ``scorer_factory`` set (see :func:`prm_actor_class`),
+    so that a replica restarted by Ray can rebuild its scorer from its class alone."""
+
+    scorer_factory: Callable[[], StepScorer] | None = None
+
+    def __init__(self, world_size, rank, master_addr, master_port):
+        super().__init__(world_size, rank, master_addr, master_port)
+        self.scorer = None
+        self.batches = 0
+
+    def _ensure_scorer(self) -> StepScorer:
+        if self.scorer is None:
+            self.scorer = type(self).scorer_factory()
+        return self.scorer
+
+    def ready(self) -> dict:
+        """Load the scorer now; returns :meth:`status`."""
+        self._ensure_scorer()
+        return self.status()
+
+    def score(self, prompts: list[str], response_ids: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
+        """(B,) prompts, (B, T) response ids, (B, T) mask -> (B, S) float32 step scores on CPU."""
+        scores = self._ensure_scorer()(prompts, response_ids, action_mask.bool())
+        self.batches += 1
+        return scores.float().cpu()
+
+    def status(self) -> dict:
+        """Process id, rank and batches scored since this process started."""
+        return {"pid": os.getpid(), "rank": self._rank, "batches": self.batches}
+
+
+def prm_actor_class(scorer_factory: Callable[[], StepScorer], max_restarts: int):
+    """A Ray actor class of :class:`PRMActor` bound to ``scorer_factory`` (pickled by value)."""
+    bound = type("PRMActor", (PRMActor,), {"scorer_factory": staticmethod(scorer_factory), "__module__": __name__})
+    return ray.remote(max_restarts=max_restarts, max_task_retries=max_restarts)(bound)
+
+
+@dataclass
+class _Chunk:
+    replica: int
+    rows: list[int]
+    ref: ray.ObjectRef
+    attempts: int = 1
+
+
+@dataclass
+class PendingScores:
+    """Chunks in flight for one batch of B rows (from :meth:`PRMGroup.submit`)."""
+
+    batch: int
+    chunks: list[_Chunk]
+    inputs: tuple
+    started: float
+
+
+class PRMGroup:
+    """N PRM replicas with load balancing and failure handling.
+
+    Args:
+        scorer_factory: picklable zero-argument callable returning a step scorer.
+        num_replicas: replicas.
+        num_gpus_per_replica: GPUs per replica (fractions share a GPU; 0 for CPU).
+        pg: a placement group to colocate with (bundle i hosts replica i), or None.
+        max_restarts: Ray restarts (and task retries) per replica.
+        max_retries: resubmissions of a failed chunk to another replica.
+    """
+
+    def __init__(self, scorer_factory, num_replicas=1, num_gpus_per_replica=1.0, pg=None, max_restarts=3,
+                 max_retries=3):  # fmt: skip
+        actor_class = prm_actor_class(scorer_factory, max_restarts)
+        self._group = RayActorGroup(num_replicas, 1, actor_class, pg=pg, num_gpus_per_actor=num_gpus_per_replica)
+        self.replicas = list(self._group._actor_handlers)  # RayActorGroup keeps its handles here
+        self.alive = [True] * len(self.replicas)
+        self.max_retries = max_retries
+
+    def ready(self) -> list[dict]:
+        """Load every replica's scorer (in parallel); returns their statuses."""
+        return ray.get(self._group.async_run_method("ready"))
+
+    def status(self) -> list[dict | None]:
+        """Each replica's status, None for a replica given up on."""
+        return [ray.get(r.status.remote()) if ok else None for r, ok in zip(self.replicas, self.alive)]
+
+    def _live(self) -> list[int]:
+        live = [i for i, ok in enumerate(self.alive) if ok]
+        if not live:
+            raise RuntimeError("every PRM replica has died and could not be restarted")
+        return live
+
+    @staticmethod
+    def _costs(prompts: list[str], action_mask: torch.Tensor) -> list[int]:
+        return [int(n) + len(p) // 4 + 1 for p, n in zip(prompts, action_mask.sum(dim=1).tolist())]
+
+    def _assign(self, costs: list[int]) -> dict[int, list[int]]:
+        """Longest-processing-time assignment of rows to live replicas -> {replica: sorted rows}."""
+        live = self._live()
+        load = {i: 0 for i in live}
+        rows: dict[int, list[int]] = {i: [] for i in live}
+        for row in sorted(range(len(costs)), key=lambda r: -costs[r]):
+            target = min(live, key=lambda i: (load[i], i))
+            load[target] += costs[row]
+            rows[target].append(row)
+        return {i: sorted(r) for i, r in rows.items() if r}
+
+    def _send(self, replica: int, rows: list[int], inputs: tuple) -> ray.ObjectRef:
+        prompts, response_ids, action_mask = inputs
+        index = torch.tensor(rows)
+        return self.replicas[replica].score.remote([prompts[r] for r in rows], response_ids[index], action_mask[index])
+
+    def submit(self, prompts: list[str], response_ids: torch.Tensor, action_mask: torch.Tensor) -> PendingScores:
+        """Start scoring (B,) prompts with (B, T) response ids and mask; returns at once."""
+        inputs = (list(prompts), response_ids.cpu(), action_mask.bool().cpu())
+        assignment = self._assign(self._costs(inputs[0], inputs[2]))
+        chunks = [_Chunk(i, rows, self._send(i, rows, inputs)) for i, rows in assignment.items()]
+        return PendingScores(len(prompts), chunks, inputs, time.perf_counter())
+
+    def collect(self, pending: PendingScores) -> torch.Tensor:
+        """Wait for a submitted batch; returns (B, S) float32 step scores (S: most steps in the batch)."""
+        results: list[tuple[list[int], torch.Tensor]] = []
+        for chunk in pending.chunks:
+            while True:
+                try:
+                    results.append((chunk.rows, ray.get(chunk.ref)))
+                    break
+                except RayActorError as err:
+                    self.alive[chunk.replica] = False
+                    if chunk.attempts > self.max_retries:
+                        raise RuntimeError(f"PRM chunk failed {chunk.attempts} times; last error: {err}") from err
+                    target = self._live()[chunk.attempts % len(self._live())]
+                    logger.warning("PRM replica %d died (%s); retrying its %d rows on replica %d",
+                                   chunk.replica, type(err).__name__, len(chunk.rows), target)  # fmt: skip
+                    chunk.replica, chunk.ref = target, self._send(target, chunk.rows, pending.inputs)
+                    chunk.attempts += 1
+        width = max([scores.shape[1] for _, scores in results] + [1])
+        out = torch.zeros(pending.batch, width, dtype=torch.float32)
+        for rows, scores in results:
+            out[torch.tensor(rows), : scores.shape[1]] = scores
+        return out
+
+    def score(self, prompts: list[str], response_ids: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
+        """:meth:`submit` then :meth:`collect`: (B,) prompts, (B, T) ids and mask -> (B, S)."""
+        return self.collect(self.submit(prompts, response_ids, action_mask))
+
+
+def prm_group_from_args(args, pg=None) -> PRMGroup:
+    """The PRM group of a ``train_pure_ray`` run (``args.pure.prm``), its scorers loaded."""
+    prm = args.pure.prm
+    spec = PRMSpec(
+        model_name_or_path=prm.model_name_or_path,
+        policy_tokenizer=args.actor.model_name_or_path,
+        step_format=prm.format,
+        separator=args.pure.step_separator,
+        max_tokens_per_batch=prm.max_tokens_per_batch,
+    )
+    group = PRMGroup(
+        functools.partial(build_policy_step_scorer, spec),
+        num_replicas=prm.num_replicas,
+        num_gpus_per_replica=prm.num_gpus_per_replica,
+        pg=pg if prm.colocate else None,
+        max_restarts=prm.max_restarts,
+    )
+    logger.info("PRM replicas ready: %s", group.ready())
+    return group

@@ -1,0 +1,49 @@
+"""Test environment of the OpenRLHF engine tests: stand-ins for flash-attn and vLLM, Ray on CPU.
+
+The stand-ins (``stubs/``) exist only here: each test module that needs OpenRLHF's models or Ray
+code asks for the ``openrlhf_env`` fixture, which puts ``stubs/`` and this directory on
+``sys.path`` and on ``PYTHONPATH`` (inherited by Ray workers) for that module only, and removes
+them (and the stand-in modules) afterwards, so other tests see no vLLM. Heavy imports therefore
+happen inside tests and fixtures, never at collection.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+STUBS = HERE / "stubs"
+STUB_ROOTS = ("flash_attn", "vllm")
+
+
+@pytest.fixture(scope="module")
+def openrlhf_env():
+    """Stand-ins and helpers importable here and in Ray workers, for one test module."""
+    saved_path, saved_env = list(sys.path), {k: os.environ.get(k) for k in ("PYTHONPATH", "DS_ACCELERATOR")}
+    sys.path[:0] = [str(STUBS), str(HERE)]
+    parts = [str(STUBS), str(HERE), os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in parts if p)
+    os.environ["DS_ACCELERATOR"] = "cpu"
+    yield
+    sys.path[:] = saved_path
+    for key, value in saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    for name in [m for m in sys.modules if m.split(".")[0] in STUB_ROOTS]:
+        del sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def ray_cpu(openrlhf_env):
+    """A local Ray with 2 CPUs for one test module (workers inherit the stand-ins' PYTHONPATH)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()

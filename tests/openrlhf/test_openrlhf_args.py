@@ -1,0 +1,147 @@
+"""The command line of ``train_pure_ray``: OpenRLHF's flags unchanged, PURE's added, one message per problem.
+
+Parity is checked against an independent extraction: OpenRLHF's module run as ``__main__`` in a
+subprocess with ``parse_args`` trapped (``dump_openrlhf_flags.py``), compared flag by flag (names,
+dest, action, default, type, choices, nargs, const, required, help).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from openrlhf_pure.cli.train_pure_ray import main, resolve
+from openrlhf_pure.engines.openrlhf.args import build_openrlhf_parser, build_parser
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from dump_openrlhf_flags import describe  # noqa: E402
+
+PURE_OPTION = ("--pure.", "--dry_run")
+
+
+def timeless(flag: dict) -> dict:
+    """The flag with a clock-time default (``--logger.wandb.run_name``: ppo_MMDDTHH:MM) made comparable."""
+    return dict(flag, default=re.sub(r"\d{4}T\d{2}:\d{2}", "<now>", flag["default"]))
+
+
+def flag_differences(reference: list[dict], ours: list[dict]) -> list[str]:
+    """Human-readable differences between two flag lists (empty: identical)."""
+    reference, ours = [timeless(f) for f in reference], [timeless(f) for f in ours]
+    by_options = {tuple(f["options"]): f for f in ours}
+    problems = []
+    for flag in reference:
+        mine = by_options.get(tuple(flag["options"]))
+        if mine is None:
+            problems.append(f"missing: {flag['options']}")
+        elif mine != flag:
+            changed = sorted(k for k in flag if flag[k] != mine[k])
+            problems.append(f"differs: {flag['options']} in {changed}")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def reference_flags():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE / "stubs"), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, str(HERE / "dump_openrlhf_flags.py")], capture_output=True, text=True,
+                         env=env, timeout=300, check=True)  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_every_openrlhf_flag_is_accepted_unchanged(reference_flags):
+    ours = [describe(a) for a in build_parser()._actions]
+    assert len(reference_flags) > 150
+    assert flag_differences(reference_flags, ours) == []
+    reference_options = {tuple(f["options"]) for f in reference_flags}
+    extra = [f["options"] for f in ours if tuple(f["options"]) not in reference_options]
+    assert extra and all(option.startswith(PURE_OPTION) for options in extra for option in options)
+
+
+def test_parity_check_detects_a_missing_or_changed_flag(reference_flags):
+    ours = [describe(a) for a in build_openrlhf_parser()._actions]
+    assert flag_differences(reference_flags, ours) == []
+    changed = [dict(f, default="'other'") if f["dest"] == "rollout.temperature" else f for f in ours]
+    assert flag_differences(reference_flags, changed) == ["differs: ['--rollout.temperature'] in ['default']"]
+    assert flag_differences(reference_flags, ours[:-1]) == [f"missing: {reference_flags[-1]['options']}"]
+
+
+@pytest.fixture
+def paths(tmp_path):
+    model, data = tmp_path / "model", tmp_path / "data.jsonl"
+    model.mkdir()
+    data.write_text("{}\n")
+    return {"model": str(model), "data": str(data)}
+
+
+def valid_argv(paths):
+    return [
+        "--actor.model_name_or_path", paths["model"], "--pure.prm.model_name_or_path", paths["model"],
+        "--data.prompt_dataset", paths["data"], "--vllm.num_engines", "8", "--algo.advantage.estimator", "rloo",
+        "--rollout.n_samples_per_prompt", "8", "--rollout.batch_size", "64", "--train.batch_size", "512",
+    ]  # fmt: skip
+
+
+def test_valid_configuration_resolves_with_openrlhf_normalisation(paths):
+    args, errors = resolve([*valid_argv(paths), "--pure.step_separator", "\\n\\n", "--pure.mask_reward_tokens", "no"])
+    assert errors == []
+    assert args.actor.eps_clip_low_high == (0.2, 0.2)  # filled in by OpenRLHF's own post-parse block
+    assert args.pure.step_separator == "\n\n" and args.pure.mask_reward_tokens is False
+    assert args.pure.credit.mode == "softmin" and args.pure.credit.temperature == 0.1
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--train.micro_batch_size", "3"], "--train.batch_size 512 must be divisible by --train.micro_batch_size"),
+        (["--rollout.batch_size", "60"], "must be divisible by --train.batch_size 512"),
+        (["--algo.advantage.estimator", "gae"], "--algo.advantage.estimator gae is not supported"),
+        (["--rollout.n_samples_per_prompt", "1", "--train.batch_size", "64"], "n_samples_per_prompt must be >= 2"),
+        (["--pure.prm.model_name_or_path", "/nonexistent/prm"], "path '/nonexistent/prm' does not exist"),
+        (["--vllm.num_engines", "0"], "--vllm.num_engines must be >= 1"),
+        (["--pure.prm.colocate"], "--pure.prm.colocate needs --train.colocate_actor_ref"),
+        (["--train.colocate_all", "--pure.prm.colocate", "--pure.prm.num_gpus_per_replica", "0.5"], "does not fit"),
+        (["--pure.prm.num_gpus_per_replica", "2"], "--pure.prm.num_gpus_per_replica must lie in [0, 1]"),
+        (["--train.colocate_all", "--vllm.num_engines", "4"], "--train.colocate_all needs vLLM GPUs"),
+        (["--pure.credit.temperature", "0"], "credit temperature must be > 0"),
+        (["--pure.vr.visible_fraction", "1.5"], "--pure.vr.visible_fraction must lie in [0, 1]"),
+        (["--reward.model_name_or_path", "rm"], "--reward.model_name_or_path is not supported"),
+        (["--reward.remote_url", "http://rm:5000"], "only a reward-function file (for --eval.dataset)"),
+        (["--eval.dataset", "math500"], "add --reward.remote_url openrlhf_pure/integrations/openrlhf_reward_func.py"),
+        (["--critic.model_name_or_path", "c"], "--critic.model_name_or_path is not supported"),
+        (["--train.async_enable"], "--train.async_enable is not supported"),
+        (["--rollout.max_new_tokens", "4096"], "--data.max_len 2048 (prompt + response) must exceed"),
+    ],
+)
+def test_invalid_combination_gets_one_clear_message(paths, flags, message):
+    _, errors = resolve([*valid_argv(paths), *flags])
+    assert len(errors) == 1 and message in errors[0], errors
+
+
+def test_evaluation_runs_with_the_projects_reward_function(paths):
+    reward = "openrlhf_pure/integrations/openrlhf_reward_func.py"
+    args, errors = resolve([*valid_argv(paths), "--eval.dataset", paths["data"], "--reward.remote_url", reward])
+    assert errors == [] and args.reward.remote_url == [reward]  # OpenRLHF's normalisation made it a list
+
+
+def test_vr_mode_needs_no_prm(paths):
+    argv = valid_argv(paths)
+    at = argv.index("--pure.prm.model_name_or_path")
+    without_prm = argv[:at] + argv[at + 2 :]
+    assert resolve([*without_prm, "--pure.reward_mode", "vr"])[1] == []
+    assert resolve(without_prm)[1] == ["--pure.prm.model_name_or_path is required"]
+
+
+def test_dry_run_prints_the_plan_and_starts_nothing(paths, capsys):
+    assert main([*valid_argv(paths), "--dry_run"]) == 0
+    out = capsys.readouterr().out
+    plan = json.loads(out[: out.rindex("}") + 1])["placement"]
+    assert plan["total_gpus"] == 8 + 8 + 8 + 1  # actor, reference, vLLM, one PRM replica
+    assert "dry run: configuration is valid" in out
+    assert main([*valid_argv(paths), "--train.micro_batch_size", "3", "--dry_run"]) == 2
+    assert "1 problem(s)" in capsys.readouterr().err

@@ -1,0 +1,97 @@
+"""Every launch script in ``examples/scripts`` passes ``--dry_run`` with the paper's hyperparameters.
+
+Scripts run as users run them (bash, environment overrides), with MODEL and PRM pointing at tiny
+local directories and DRY_RUN=1, so they validate and exit without Ray or GPUs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO / "examples" / "scripts"
+RECIPES = sorted(SCRIPTS.glob("pure_*.sh"))
+CLUSTER = [SCRIPTS / "multinode" / "submit_pure.sh", SCRIPTS / "slurm" / "pure_ray.slurm"]
+MATH_MODELS = ("qwen2.5-math-1.5b", "qwen2.5-math-7b")
+
+
+@pytest.fixture(scope="module")
+def dry_runs(tmp_path_factory):
+    """stdout of every script's dry run, keyed by script name."""
+    root = tmp_path_factory.mktemp("scripts")
+    (root / "policy").mkdir()
+    (root / "prm").mkdir()
+    env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(root / "policy"), PRM=str(root / "prm"),
+               OUTPUT=str(root / "out"))  # fmt: skip
+    env.pop("SUBMIT_ADDRESS", None)
+
+    def run(script: Path):
+        extra = ["qwen2.5-7b", "prm_vr"] if script.name == "submit_pure.sh" else []
+        done = subprocess.run(["bash", str(script), *extra], capture_output=True, text=True, env=env, timeout=300)
+        return script.name, done
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(run, RECIPES + CLUSTER))
+
+
+def config_of(stdout: str) -> dict:
+    start = stdout.index("{")
+    return json.loads(stdout[start : stdout.rindex("}") + 1])
+
+
+def test_there_is_a_script_per_model_and_mode():
+    names = {p.name for p in RECIPES}
+    for model in ("qwen2.5-math-1.5b", "qwen2.5-math-7b", "qwen2.5-7b", "llama3.1-8b"):
+        for mode in ("prm", "vr", "prm_vr"):
+            assert f"pure_{mode}_{model}.sh" in names
+
+
+@pytest.mark.parametrize("script", [p.name for p in RECIPES + CLUSTER])
+def test_script_passes_dry_run(dry_runs, script):
+    done = dry_runs[script]
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "dry run: configuration is valid; nothing was started" in done.stdout
+
+
+@pytest.mark.parametrize("script", [p.name for p in RECIPES])
+def test_recipe_uses_the_papers_hyperparameters(dry_runs, script):
+    stem = script[len("pure_") : -len(".sh")]
+    mode = next(m for m in ("prm_vr", "prm", "vr") if stem.startswith(f"{m}_"))
+    model = stem[len(mode) + 1 :]
+    out = config_of(dry_runs[script].stdout)
+    config, placement = out["config"], out["placement"]
+    assert config["pure"]["reward_mode"] == mode
+    assert (config["rollout"]["batch_size"], config["rollout"]["n_samples_per_prompt"]) == (64, 8)
+    assert config["train"]["batch_size"] == 512  # one gradient step per rollout batch
+    assert config["actor"]["adam"]["lr"] == (5e-7 if mode == "prm" else 1e-6)
+    assert config["actor"]["lr_scheduler"] == "constant" and config["rollout"]["temperature"] == 1.0
+    assert (config["algo"]["kl"]["init_coef"], config["algo"]["kl"]["use_loss"]) == (1e-3, False)
+    assert config["pure"]["credit"] == {"mode": "softmin", "temperature": 0.1, "gamma": 1.0}
+    assert config["algo"]["advantage"]["estimator"] == "rloo" and config["ckpt"]["save_steps"] == 50
+    steps_per_episode = 8523 * 8 // 512
+    episodes = config["train"]["num_episodes"]
+    target = 500 if model in MATH_MODELS else 1000
+    assert (episodes - 1) * steps_per_episode < target <= episodes * steps_per_episode
+    assert config["rollout"]["max_new_tokens"] == (3072 if model in MATH_MODELS else 8192)
+    assert config["data"]["label_key"] == "label" and config["data"]["input_key"] == "prompt"
+    assert placement["total_gpus"] == 8 and ("prm" in placement) == (mode != "vr")
+
+
+def test_multinode_submission_spans_the_nodes(dry_runs):
+    out = dry_runs["submit_pure.sh"].stdout
+    assert "would run ray job submit --address http://127.0.0.1:8265" in out
+    assert config_of(out[out.index("\n") :])["placement"]["actor"]["gpus"] == 16
+
+
+def test_prm_recipe_without_prm_says_what_to_set(tmp_path):
+    env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path))
+    env.pop("PRM", None)
+    done = subprocess.run(["bash", str(SCRIPTS / "pure_prm_qwen2.5-7b.sh")], capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "set PRM to a PURE-format process reward model" in done.stderr
