@@ -78,7 +78,9 @@ class DemoConfig:
     held_out: int = 64
 
 
-def greedy_accuracy(model, tokenizer, problems: list[ArithmeticProblem], max_new_tokens: int) -> tuple[float, list[str]]:
+def greedy_accuracy(
+    model, tokenizer, problems: list[ArithmeticProblem], max_new_tokens: int
+) -> tuple[float, list[str]]:
     """Share of problems whose greedy response has the right final answer, and the responses."""
     rollout = generate_rollouts(model.eval(), tokenizer, [p.prompt + "\n\n" for p in problems], 1, max_new_tokens, 0.0)
     rewards = verifiable_rewards(rollout.responses, [str(p.answer) for p in problems])
@@ -120,7 +122,10 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
     tick = time.perf_counter()
     prm_history = PRMTrainer(prm, prm_train, prm_eval, prm_config).train()
     prm_metrics = {k: v for k, v in prm_history[-1].items() if k.startswith("eval/")}
-    progress(f"      {time.perf_counter() - tick:.0f} s; held-out " + ", ".join(f"{k[5:]} {v:.3f}" for k, v in prm_metrics.items()))
+    progress(
+        f"      {time.perf_counter() - tick:.0f} s; held-out "
+        + ", ".join(f"{k[5:]} {v:.3f}" for k, v in prm_metrics.items())
+    )
 
     accuracy_before, _ = greedy_accuracy(policy, tokenizer, held_out, config.max_new_tokens)
     progress(f"[3/4] PURE RL ({config.mode}, {config.credit}): held-out accuracy before RL {accuracy_before:.3f}")
@@ -167,8 +172,9 @@ def write_summary(out: Path, config: DemoConfig, result: dict, prm_metrics: dict
     lines = [
         "# PURE CPU demo",
         "",
-        f"Held-out greedy accuracy: **{result['accuracy_before']:.3f} before RL, {result['accuracy_after']:.3f} after** "
-        f"({config.held_out} problems, seed {config.seed}, {result['seconds']:.0f} s).",
+        f"Held-out greedy accuracy: **{result['accuracy_before']:.3f} before RL, "
+        f"{result['accuracy_after']:.3f} after** ({config.held_out} problems, seed {config.seed}, "
+        f"{result['seconds']:.0f} s).",
         "",
         "| setting | value |",
         "|---|---|",
