@@ -33,9 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "grading"))  # the shared corpus, gold loader and rewrites
 
-from conftest import load_golds  # noqa: E402
 from fuzz_corpus import fuzz_cases  # noqa: E402
-from test_benchmark_golds import next_different_gold, rewrites, wrapped  # noqa: E402
+from grading_data import load_golds, next_different_gold, rewrites, wrapped  # noqa: E402
 
 from openrlhf_pure.core.grading import Grader, Reason  # noqa: E402
 

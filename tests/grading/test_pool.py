@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from openrlhf_pure.core.grading import Grader, GraderError, GradingConfig, Reason
+from openrlhf_pure.core.grading import Grader, GraderError, GradingConfig, Reason, pool
+from openrlhf_pure.core.grading.pool import default_grader
 
 HANGS = "\\boxed{9^{9^{9^{9}}}}"  # math-verify computes a 370-million-digit power, forever
 EATS_MEMORY = "\\boxed{2^{2^{40}}}"  # grows by ~90 MB/s
@@ -173,3 +174,15 @@ def test_a_forked_child_gets_its_own_pool(grader):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert grader.grade("\\boxed{3}", "3").correct is True
+
+
+def test_the_default_grader_is_shared_and_reads_the_environment(monkeypatch):
+    monkeypatch.setattr(pool, "_default_grader", None)
+    monkeypatch.setenv("PURE_GRADER_WORKERS", "1")
+    monkeypatch.setenv("PURE_GRADER_TIMEOUT_S", "2.5")
+    grader = default_grader()
+    assert (grader.workers, grader.timeout_s) == (1, 2.5)
+    assert default_grader() is grader
+    grader.close()
+    assert default_grader() is not grader  # a closed default grader is replaced
+    pool._default_grader.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from conftest import load_golds
+from grading_data import load_golds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -10,8 +10,8 @@ A cleaned answer is read by a tiny recursive-descent parser that accepts only th
 - a decorated letter (``\\dot{x}``, ``\\hat{\\theta}``; :data:`DECORATIONS`) is a variable too;
 - the functions in :data:`FUNCTIONS` (``\\sin``, ``\\ln``, ``\\exp``, ...), only with a
   bracketed argument (``\\cos(2t)``, ``\\exp{a t}``): ``\\cos 2t`` is refused because
-  readings of it differ, and ``\\log`` is refused because its base is read as 10 by
-  math-verify's parser and as e by many writers;
+  readings of it differ; ``\\log`` is base 10, as math-verify's parser reads it, and
+  ``\\log_2(x)`` is refused;
 - ``+ - * / \\cdot \\times \\div``, implicit products (``2\\sqrt{3}``, ``3\\pi``, ``2n``),
   brackets ``( )`` and ``{ }``;
 - ``\\frac{a}{b}``, ``\\sqrt{a}``, ``\\sqrt[n]{a}``, powers ``a^{b}`` (a one-token exponent
@@ -58,6 +58,7 @@ FUNCTIONS = {
     "\\arccos": math.acos,
     "\\arctan": math.atan,
     "\\ln": math.log,
+    "\\log": math.log10,  # base 10, as math-verify's parser reads it
     "\\exp": math.exp,
 }
 DECORATIONS = frozenset({"\\dot", "\\ddot", "\\hat", "\\bar", "\\tilde", "\\vec", "\\overline"})

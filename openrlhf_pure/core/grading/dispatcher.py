@@ -127,6 +127,7 @@ class Dispatcher:
     # --- called from any thread -------------------------------------------------------------
 
     def submit(self, batch: Batch, responses: list[str], golds: list) -> None:
+        """Queue a batch (any thread); raises :class:`GraderError` when closed or broken."""
         with self.lock:
             if self.closing or self.broken:
                 raise GraderError(self.broken or "the grader is closed")
@@ -142,6 +143,7 @@ class Dispatcher:
                 os.write(self.wake_write, b"x")
 
     def close(self) -> None:
+        """Stop the dispatcher thread and its workers; waiting batches get :class:`GraderError`."""
         with self.lock:
             self.closing = True
             self.wake()
@@ -156,6 +158,7 @@ class Dispatcher:
     # --- the dispatcher thread --------------------------------------------------------------
 
     def run(self) -> None:
+        """The dispatcher loop: take batches, keep workers, dispatch, read results, enforce limits."""
         try:
             while True:
                 with self.lock:
@@ -177,6 +180,7 @@ class Dispatcher:
         self.fail_everything(GraderError("the grader is closed"))
 
     def chunks(self, jobs: list[Job]) -> list[list[Job]]:
+        """Cut a batch into chunks (module docstring)."""
         size = self.chunk_size or max(1, min(MAX_CHUNK_ITEMS, math.ceil(len(jobs) / (2 * self.size))))
         out: list[list[Job]] = []
         current: list[Job] = []
@@ -191,6 +195,7 @@ class Dispatcher:
         return out
 
     def keep_workers(self) -> None:
+        """Start workers until the pool has its size."""
         if len(self.workers) < self.size:
             self.all_ready.clear()
         while len(self.workers) < self.size and not self.closing:
@@ -205,6 +210,7 @@ class Dispatcher:
             self.stats["workers_started"] += 1
 
     def dispatch(self) -> None:
+        """Send the next pending chunk to each idle worker."""
         for worker in self.workers:
             if worker.state != "idle" or not self.pending:
                 continue
@@ -220,6 +226,7 @@ class Dispatcher:
                 worker.exiting = True
 
     def wakeup_in(self) -> float | None:
+        """Seconds until the next deadline or memory sample (None: nothing to watch)."""
         now = time.monotonic()
         deadlines = []
         for worker in self.workers:
@@ -231,6 +238,7 @@ class Dispatcher:
         return max(0.0, min(deadlines) - now) if deadlines else None
 
     def drain_wake(self) -> None:
+        """Empty the wake-up pipe."""
         try:
             while os.read(self.wake_read, 4096):
                 pass
@@ -238,6 +246,7 @@ class Dispatcher:
             pass
 
     def read(self, worker: WorkerProcess) -> None:
+        """Read a worker's output: whole lines are messages; end of output is its death."""
         try:
             data = os.read(worker.process.stdout.fileno(), 2**20)
         except BlockingIOError:
@@ -250,6 +259,7 @@ class Dispatcher:
             self.on_message(worker, json.loads(line))
 
     def on_message(self, worker: WorkerProcess, message: list) -> None:
+        """Handle ``ready``, ``result`` and ``exit`` messages (see :mod:`worker`)."""
         kind = message[0]
         if kind == "ready":
             worker.state = "idle"
@@ -268,6 +278,7 @@ class Dispatcher:
                 worker.state = "idle"
 
     def on_death(self, worker: WorkerProcess) -> None:
+        """A worker ended on its own: a start failure, or a crash that blames its current item."""
         try:
             code = worker.process.wait(timeout=5)  # its output is closed: it is exiting
         except subprocess.TimeoutExpired:
@@ -283,6 +294,7 @@ class Dispatcher:
         self.retire(worker, blame, f"worker died (exit code {code})")
 
     def enforce_limits(self) -> None:
+        """Kill workers past an item deadline, over the memory limit, or too slow to start."""
         now = time.monotonic()
         check_memory = now - self.last_memory_check >= self.memory_poll_s
         if check_memory:
@@ -323,6 +335,7 @@ class Dispatcher:
             self.pending.appendleft(jobs)
 
     def finish(self, job: Job, result: GradeResult) -> None:
+        """Store one result; resolve the batch's future when it is complete."""
         if job.gold is None and result.reason in (Reason.TIMEOUT, Reason.MEMORY, Reason.CRASH):
             result = GradeResult(None, result.extracted, result.reason, result.detail, result.elapsed_s)
         batch = job.batch
@@ -333,6 +346,7 @@ class Dispatcher:
             batch.future.set_result(batch.results)
 
     def fail_everything(self, error: GraderError) -> None:
+        """Give every waiting batch ``error``, stop the workers and refuse new batches."""
         with self.lock:
             self.broken = str(error)
             batches = {id(job.batch): job.batch for chunk in self.incoming for job in chunk}
@@ -356,6 +370,7 @@ class Dispatcher:
 
 
 def _worker_env() -> dict[str, str]:
+    """The workers' environment: the caller's, with native thread pools limited to one thread."""
     env = dict(os.environ)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[name] = "1"
@@ -372,31 +387,7 @@ def _resident_mb(pid: int) -> float:
 
 
 def _tail(stream, size: int = 2000) -> str:
-    try:
-        stream.seek(0, os.SEEK_END)
-        stream.seek(max(0, stream.tell() - size))
-        return stream.read().decode(errors="replace")
-    except (OSError, ValueError):
-        return ""
-
-
-def _worker_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[name] = "1"
-    return env
-
-
-def _resident_mb(pid: int) -> float:
-    """Resident memory of a process in MiB (Linux ``/proc``; 0 where unavailable)."""
-    try:
-        with open(f"/proc/{pid}/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def _tail(stream, size: int = 2000) -> str:
+    """The last ``size`` bytes of a worker's stderr file, as text."""
     try:
         stream.seek(0, os.SEEK_END)
         stream.seek(max(0, stream.tell() - size))

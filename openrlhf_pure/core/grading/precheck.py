@@ -16,14 +16,16 @@ P5 an exponent (the argument of ``^``: a group or one token) has a known bound a
    of t terms is raised to a known power e with C(e + t - 1, t - 1) above
    ``max_expansion_terms`` (``(x+y+z)^{40}``);
 P6 the argument of ``!`` has a known bound above ``max_factorial`` (``100000!``, ``(10!)!``),
-   or is symbolic and holds a number above ``max_symbolic_shift`` (``(x-852)!``: SymPy
-   expands it into hundreds of factors);
-P7 the top of ``\\binom`` has a known bound above ``max_binomial``, or an argument is symbolic
-   and holds a number above ``max_symbolic_shift`` (``\\binom{y}{397}``);
+   or is not integer arithmetic and holds a number above ``max_symbolic_shift``
+   (``(x-852)!``: SymPy expands it into hundreds of factors; ``(\\pi+400)!``);
+P7 the top of ``\\binom`` has a known bound above ``max_binomial``, or its arguments are not
+   integer arithmetic and hold a number above ``max_symbolic_shift`` (``\\binom{y}{397}``,
+   ``\\binom{\\pi}{150}``);
 P8 an e-notation exponent is above ``max_exponent`` in size (``1e999999``);
 P9 the whole answer has a known bound above 10 ** ``max_result_digits``;
-P10 the answer is symbolic (its bound is unknown) and holds a numeric part with a known bound
-   above 10 ** ``max_symbolic_constant_digits`` (``3+626!\\sqrt{3}!-e``: SymPy's factoring then
+P10 the answer is not integer arithmetic alone (it holds a variable, a constant, a root, a
+   fraction, a decimal or a function) and a numeric part of it has a known bound above
+   10 ** ``max_symbolic_constant_digits`` (``3+626!\\sqrt{3}!-e``: SymPy's factoring then
    searches primes beyond a 1,500-digit coefficient for a minute).
 
 Bounds come from a small evaluator over numbers, ``\\pi``, ``e``, ``i``, ``+ - * / \\cdot
@@ -46,6 +48,7 @@ _OPENERS, _CLOSERS = frozenset("([{"), frozenset(")]}")
 _SKIPPED = frozenset({"\\left", "\\right", "\\big", "\\Big", "\\bigl", "\\bigr", "\\Bigl", "\\Bigr"})
 _PRODUCT_OPS = frozenset({"*", "\\cdot", "\\times", "/", "\\div"})
 _LOG10_2 = math.log10(2)
+_INTEGER_ARITHMETIC = frozenset("+ - * ^ ! ( ) { } [ ] \\cdot \\times \\left \\right".split())
 _CONSTANTS = {"\\pi": math.log10(math.pi), "e": math.log10(math.e), "i": 0.0}  # |value| bounds, as log10
 
 
@@ -91,8 +94,8 @@ def hostile_reason(answer: str, limits: Limits = Limits()) -> str | None:
         return "P2 nested too deeply to evaluate"
     if total is not None and total > limits.max_result_digits:
         return f"P9 value above 10^{limits.max_result_digits}"
-    if total is None and evaluator.largest > limits.max_symbolic_constant_digits:
-        return f"P10 a constant above 10^{limits.max_symbolic_constant_digits} in a symbolic answer"
+    if not evaluator.plain_integer(0, len(tokens)) and evaluator.largest > limits.max_symbolic_constant_digits:
+        return f"P10 a constant above 10^{limits.max_symbolic_constant_digits} beside non-integer parts"
     return None
 
 
@@ -209,9 +212,9 @@ class _Evaluator:
             self.k += 1
             if value is not None and value > math.log10(self.limits.max_factorial):
                 raise _Rejected(f"P6 factorial of more than {self.limits.max_factorial}")
-            if value is None:
+            if value is None or not self.plain_integer(start, self.k - 1):
                 self._check_symbolic_argument(start, self.k - 1, "P6 factorial", self.limits.max_symbolic_shift)
-            else:
+            if value is not None:
                 n = _power10(value)
                 value = math.lgamma(n + 1) / math.log(10) if n < 1e300 else math.inf
         return value
@@ -244,11 +247,10 @@ class _Evaluator:
         if token == "\\binom":
             start = self.k
             top = self.operand()
-            middle = self.k
             bottom = self.operand()
             if top is not None and top > math.log10(self.limits.max_binomial):
                 raise _Rejected(f"P7 binomial of more than {self.limits.max_binomial}")
-            if top is None or bottom is None:
+            if top is None or bottom is None or not self.plain_integer(start, self.k):
                 self._check_symbolic_argument(start, self.k, "P7 binomial", self.limits.max_symbolic_shift)
             return None if top is None else _power10(top) * _LOG10_2
         if token == "\\sqrt":
@@ -260,6 +262,10 @@ class _Evaluator:
             inner = self.operand()
             return None if inner is None else inner / 2
         return None  # a letter, a function or any other command: symbolic
+
+    def plain_integer(self, start: int, end: int) -> bool:
+        """Whether tokens ``start:end`` are integer arithmetic only (integers, + - * ^ !, brackets)."""
+        return all(token.isdigit() or token in _INTEGER_ARITHMETIC for token in self.tokens[start:end])
 
     def _check_symbolic_argument(self, start: int, end: int, rule: str, limit: float) -> None:
         """Rules P5-P7 for a symbolic argument: every number written in it is at most ``limit``."""
