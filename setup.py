@@ -28,6 +28,8 @@ setup(
             "pure-train-ray=openrlhf_pure.cli.train_pure_ray:main",
             "pure-demo=openrlhf_pure.cli.demo:main",
             "pure-plot=openrlhf_pure.cli.plot_metrics:main",
+            "pure-train=openrlhf_pure.cli.train_local:main",
+            "pure-serve-prm=openrlhf_pure.cli.serve_prm:main",
         ]
     },
 )

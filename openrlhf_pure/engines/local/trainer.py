@@ -61,7 +61,7 @@ class LocalTrainConfig:
         separator: the step separator string.
         seed: seeds every generator; with the same seed a CPU run is reproducible.
         output_dir: metrics.jsonl, tensorboard/, checkpoints/ go there.
-        save_every: checkpoint every k steps (0: only at the end).
+        save_every: checkpoint every k steps; the last step is always saved.
         tensorboard, wandb_project: optional loggers.
         stop_on_hacking: stop the run when a detector fires.
         detector: the detectors' thresholds.
@@ -319,6 +319,8 @@ class LocalTrainer:
                 if self.warnings and self.config.stop_on_hacking:
                     print(f"stopping at step {self.step}: reward hacking detected", flush=True)
                     break
+            if self.history and not (self.config.save_every and self.step % self.config.save_every == 0):
+                self.save()  # the last step, so that a resumed run can continue with more steps
         finally:
             logger.close()
         return self.history

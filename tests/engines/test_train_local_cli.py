@@ -1,0 +1,145 @@
+"""The single-process training CLI: modes, TensorBoard, final policy, resume, dry run, bad input, Ray PRM."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from openrlhf_pure.cli import train_local
+from openrlhf_pure.models.prm import ProcessRewardModel
+
+STUBS = Path(__file__).resolve().parents[1] / "openrlhf" / "stubs"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Two JSONL files of the same problems: flat fields, and the shipped set's nested ``label``."""
+    folder = tmp_path_factory.mktemp("data")
+    flat, nested = folder / "flat.jsonl", folder / "nested.jsonl"
+    rows = [(f"Compute {a} + {a + 1}.", str(2 * a + 1)) for a in range(6)]
+    flat.write_text("".join(json.dumps({"question": q, "gt_answer": g}) + "\n" for q, g in rows))
+    nested.write_text("".join(json.dumps({"prompt": q, "label": {"gt_answer": g, "visible": i % 2 == 0}}) + "\n"
+                              for i, (q, g) in enumerate(rows)))  # fmt: skip
+    return {"flat": str(flat), "nested": str(nested)}
+
+
+@pytest.fixture(scope="module")
+def prm_path(tmp_path_factory, tiny_policy_dir):
+    """A tiny PRM on the policy's vocabulary (a fixed random head), saved to disk."""
+    prm = ProcessRewardModel.from_pretrained(str(tiny_policy_dir))
+    torch.manual_seed(3)
+    torch.nn.init.normal_(prm.model.score.weight, std=0.5)
+    path = tmp_path_factory.mktemp("prm")
+    prm.save_pretrained(str(path))
+    return str(path)
+
+
+def argv(policy, data_path, out, *extra):
+    return [
+        "--actor.model_name_or_path", str(policy), "--data.path", data_path, "--output_dir", str(out),
+        "--data.no_template", "--rollout.prompts_per_step", "2", "--rollout.n_samples_per_prompt", "2",
+        "--rollout.max_new_tokens", "8", "--train.steps", "2", "--train.micro_batch_size", "4", "--train.lr", "1e-3",
+        *extra,
+    ]  # fmt: skip
+
+
+def metric_lines(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_vr_run_logs_saves_a_loadable_policy_and_resumes(tiny_policy_dir, data, tmp_path):
+    out = tmp_path / "vr"
+    args = argv(tiny_policy_dir, data["flat"], out, "--pure.reward_mode", "vr", "--log.tensorboard")
+    assert train_local.main(args) == 0
+    assert len(metric_lines(out)) == 2
+    events = list((out / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and all(e.stat().st_size > 0 for e in events)
+    AutoModelForCausalLM.from_pretrained(out / "final")  # (every VR is 0 here, so the weights need not move)
+
+    more = [*args[: args.index("--train.steps")], "--train.steps", "3", *args[args.index("--train.steps") + 2 :]]
+    assert train_local.main([*more, "--train.resume"]) == 0
+    lines = metric_lines(out)
+    assert [line["step"] for line in lines] == [1, 2, 3]  # step 3 appended after the first run's two
+
+
+def test_prm_vr_run_with_nested_labels(tiny_policy_dir, data, prm_path, tmp_path):
+    out = tmp_path / "prm_vr"
+    args = argv(tiny_policy_dir, data["nested"], out, "--pure.reward_mode", "prm_vr",
+                "--pure.prm.model_name_or_path", prm_path, "--data.question_key", "prompt", "--data.label_key",
+                "label", "--pure.vr.visible_key", "visible", "--pure.credit.mode", "min")  # fmt: skip
+    assert train_local.main(args) == 0
+    lines = metric_lines(out)
+    assert len(lines) == 2 and all("reward/process" in line for line in lines)
+    final = AutoModelForCausalLM.from_pretrained(out / "final")
+    original = AutoModelForCausalLM.from_pretrained(tiny_policy_dir)
+    assert any(not torch.equal(a, b) for a, b in zip(final.parameters(), original.parameters()))
+
+
+def test_dry_run_prints_the_config_and_loads_nothing(data, tmp_path, capsys, monkeypatch):
+    not_a_model = tmp_path / "empty_model_dir"  # exists, but loading it would fail
+    not_a_model.mkdir()
+    monkeypatch.setattr(train_local, "run", lambda *a: pytest.fail("--dry_run must not train"))
+    out = tmp_path / "dry"
+    args = argv(not_a_model, data["flat"], out, "--pure.reward_mode", "vr", "--pure.vr.visible_fraction", "0.5")
+    assert train_local.main([*args, "--dry_run"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert resolved["trainer"]["mode"] == "vr" and resolved["flags"]["pure.vr.visible_fraction"] == 0.5
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"--data.path": "missing.jsonl"}, "--data.path"),
+        ({"--pure.reward_mode": "prm"}, "--pure.prm.model_name_or_path"),
+        ({"--pure.credit.mode": "maxsum"}, "credit mode 'maxsum'"),
+    ],
+)
+def test_bad_input_exits_non_zero_naming_the_problem(tiny_policy_dir, data, tmp_path, capsys, change, expected):
+    settings = {"--data.path": data["flat"], "--pure.reward_mode": "vr", **change}
+    args = argv(tiny_policy_dir, settings.pop("--data.path"), tmp_path / "bad")
+    args += [item for pair in settings.items() for item in pair]
+    assert train_local.main(args) == 2
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.fixture
+def ray_env(monkeypatch):
+    """OpenRLHF's Ray launcher imports vLLM: the test stand-ins on sys.path and PYTHONPATH (Ray workers), CPU only."""
+    monkeypatch.syspath_prepend(str(STUBS))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(STUBS), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("DS_ACCELERATOR", "cpu")
+    yield
+    for name in [m for m in sys.modules if m.split(".")[0] in ("vllm", "flash_attn")]:
+        del sys.modules[name]
+
+
+def test_ray_prm_engine_scores_like_in_process(ray_env, tiny_policy_dir, prm_path, load_policy):
+    from openrlhf_pure.core.steps import separator_token_ids, split_steps
+    from openrlhf_pure.engines.local.ray_prm import RayPRMStepScorer
+    from openrlhf_pure.engines.local.rollout import generate_rollouts
+    from openrlhf_pure.engines.prm_scorer import PRMScorer
+
+    policy, tokenizer = load_policy()
+    torch.manual_seed(0)
+    prompts = ["Compute 2 + 3.\n\n", "Compute 4 * 5.\n\n"]
+    rollout = generate_rollouts(policy.eval(), tokenizer, prompts, 2, 16, 1.0)
+    layout = split_steps(rollout.response_ids, rollout.action_mask, separator_token_ids(tokenizer, "\n\n"))
+    batch_prompts = [p for p in prompts for _ in range(2)]
+    expected = PRMScorer(ProcessRewardModel.from_pretrained(prm_path), tokenizer).score_policy_tokens(
+        batch_prompts, rollout.response_ids, layout
+    )
+    scorer = RayPRMStepScorer(prm_path, str(tiny_policy_dir), num_replicas=1, num_cpus=1)
+    try:
+        got = scorer(batch_prompts, rollout, layout)
+    finally:
+        scorer.close()
+    assert got.shape == expected.shape and bool(expected.abs().sum() > 0)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
