@@ -10,7 +10,7 @@ setup:
 	bash scripts/setup_env.sh
 
 demo: setup
-	$(PY) -m openrlhf_pure.cli.worked_example
+	$(PY) -m openrlhf_pure.cli.demo
 
 lint: setup
 	$(PY) -m ruff check .

@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None) -> dict:
     for name in ("rl_steps", "prompts_per_step", "samples_per_prompt", "max_new_tokens", "hidden", "layers"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name} must be >= 1, got {getattr(args, name)}")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # the tiny models' load reports and progress bars are noise here
+    hf_logging.disable_progress_bar()
     result = run_demo(DemoConfig(**vars(args)))
     print(json.dumps(result))
     return result
