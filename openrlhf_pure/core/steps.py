@@ -112,12 +112,18 @@ def last_valid_position(action_mask: torch.Tensor) -> torch.Tensor:
 def is_separator(response_ids: torch.Tensor, separator_ids: torch.Tensor) -> torch.Tensor:
     """(B, T) long ids -> (B, T) bool, true where the id is a separator token.
 
-    A lookup table indexed by token id: its cost does not grow with the number of separator
-    tokens (real vocabularies have dozens; torch.isin slows down ~10x at 100 ids).
+    Up to 4 separator ids: direct comparisons. More (real vocabularies have dozens): a lookup
+    table indexed by token id, whose cost does not grow with the number of ids (torch.isin
+    slows down ~10x at 100 ids).
     Ids outside [0, max separator id] map to false.
     """
     if separator_ids.numel() == 0:
         return torch.zeros_like(response_ids, dtype=torch.bool)
+    if separator_ids.numel() <= 4:  # a few comparisons beat the table's clamp-and-gather
+        found = response_ids == int(separator_ids[0])
+        for token in separator_ids[1:].tolist():
+            found |= response_ids == token
+        return found
     sentinel = int(separator_ids.max()) + 1
     table = torch.zeros(sentinel + 1, dtype=torch.bool, device=response_ids.device)
     table[separator_ids.to(response_ids.device)] = True

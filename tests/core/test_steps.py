@@ -129,3 +129,13 @@ def test_ids_outside_the_separator_table_are_not_separators():
     ids = torch.tensor([[5, 3, 999_999, -100, 3]])
     assert is_separator(ids, torch.tensor([3, 4])).tolist() == [[False, True, False, False, True]]
     assert not is_separator(ids, torch.tensor([], dtype=torch.long)).any()
+
+
+def test_few_and_many_separator_ids_find_the_same_tokens():
+    from openrlhf_pure.core.steps import is_separator
+
+    ids = torch.randint(0, 50, (4, 30))
+    many = torch.arange(0, 50, 7)  # 8 ids: the lookup table
+    expected = torch.isin(ids, many)
+    assert torch.equal(is_separator(ids, many), expected)
+    assert torch.equal(is_separator(ids, many[:3]), torch.isin(ids, many[:3]))
