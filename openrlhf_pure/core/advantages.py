@@ -104,10 +104,11 @@ class AdvantageResult:
 
 def whiten(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """(values - mean) / std over the entries where ``mask`` is true; 0 elsewhere. (B, T) -> (B, T)."""
-    count = mask.sum().clamp(min=1)
-    centered = values * mask
+    weights = mask.to(values.dtype)  # once: bool reductions and bool-float products are slow on CPU
+    count = weights.sum().clamp(min=1)
+    centered = values * weights
     mean = centered.sum() / count
-    centered.sub_(mean).mul_(mask)  # two passes over the data: mean, then squared deviations
+    centered.sub_(mean).mul_(weights)  # two passes over the data: mean, then squared deviations
     var = torch.dot(centered.flatten(), centered.flatten()) / count
     return centered.mul_(torch.rsqrt(var + eps))
 

@@ -130,6 +130,20 @@ def is_separator(response_ids: torch.Tensor, separator_ids: torch.Tensor) -> tor
     return table[response_ids.clamp(0, sentinel)]
 
 
+def _valid_tokens_up_to(valid: torch.Tensor, last_token: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor):
+    """Number of valid tokens at or before each (row, col): (N,) long.
+
+    Left- or right-padded masks (one contiguous run per row) need no pass over (B, T) beyond
+    finding each run's start; other masks take a cumulative sum.
+    """
+    as_bytes = valid.view(torch.uint8)
+    first = as_bytes.argmax(dim=1)  # (B,) first valid position (0 for an empty row)
+    count = as_bytes.sum(dim=1, dtype=torch.int32)  # (B,)
+    if bool(((count == 0) | (last_token - first + 1 == count)).all()):
+        return cols - first[rows] + 1
+    return torch.cumsum(valid, dim=1, dtype=torch.int32)[rows, cols].long()
+
+
 def split_steps(response_ids: torch.Tensor, action_mask: torch.Tensor, separator_ids: torch.Tensor) -> StepLayout:
     """Find the steps of a batch of responses.
 
@@ -160,7 +174,7 @@ def split_steps(response_ids: torch.Tensor, action_mask: torch.Tensor, separator
     step_end[rows, step] = cols
     step_mask = torch.arange(slots, device=device).expand(batch, slots) < num_steps.unsqueeze(1)
 
-    valid_upto = torch.cumsum(valid, dim=1, dtype=torch.int32)[rows, cols].long()  # (N,) valid tokens <= close
+    valid_upto = _valid_tokens_up_to(valid, last_token, rows, cols)  # (N,) valid tokens at or before each close
     step_tokens = torch.zeros(batch, slots, dtype=torch.long, device=device)
     step_tokens[rows, step] = valid_upto
     step_tokens[:, 1:] -= torch.where(step_mask[:, 1:], step_tokens[:, :-1], 0)

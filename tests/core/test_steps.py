@@ -139,3 +139,12 @@ def test_few_and_many_separator_ids_find_the_same_tokens():
     expected = torch.isin(ids, many)
     assert torch.equal(is_separator(ids, many), expected)
     assert torch.equal(is_separator(ids, many[:3]), torch.isin(ids, many[:3]))
+
+
+def test_a_mask_with_holes_counts_only_valid_tokens_per_step():
+    """Tokens [7 (pad) 1 | 7 7 (pad) 7]: a non-contiguous mask takes the cumulative-sum path."""
+    ids = torch.tensor([[7, 0, 1, 7, 7, 0, 7], [7, 1, 7, 0, 0, 0, 0]])
+    mask = torch.tensor([[1, 0, 1, 1, 1, 0, 1], [1, 1, 1, 0, 0, 0, 0]]).bool()
+    layout = split_steps(ids, mask, torch.tensor([1]))
+    assert layout.step_tokens.tolist() == [[2, 3], [2, 1]]
+    assert layout.step_end.tolist() == [[2, 6], [1, 2]]
