@@ -29,6 +29,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from openrlhf_pure.cli.errors import report_errors
 from openrlhf_pure.cli.train_prm import HUB_NAME, SCORE_NAMES
 from openrlhf_pure.core.prm_metrics import AGGREGATIONS
 from openrlhf_pure.data.processbench import PROCESSBENCH_HUB, PROCESSBENCH_SUBSETS
@@ -167,9 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     errors = validate(args)
     if errors:
-        for error in errors:
-            print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_errors(errors)
     task = {"processbench": processbench, "best-of-n": best_of_n_task}[args.task]
     try:
         records, summary, markdown = task(args)

@@ -17,6 +17,8 @@ import logging
 import sys
 from pathlib import Path
 
+from openrlhf_pure.cli.errors import report_errors
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
@@ -59,9 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     errors = validate(args)
     if errors:
-        for error in errors:
-            print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_errors(errors)
     from openrlhf_pure.engines.prm_scorer import PRMScorer, ScorerConfig
     from openrlhf_pure.engines.prm_server import PRMServer, ServerLimits
     from openrlhf_pure.models.prm import ProcessRewardModel

@@ -25,6 +25,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from openrlhf_pure.cli.errors import report_errors
 from openrlhf_pure.core.advantages import AdvantageConfig
 from openrlhf_pure.core.credit import CreditConfig
 from openrlhf_pure.data.problems import Problem
@@ -246,9 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (2 for a bad configuration)."""
     flags, config, errors = resolve(argv)
     if errors:
-        for error in errors:
-            print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_errors(errors)
     if flags["dry_run"]:
         resolved = {"flags": flags, "trainer": asdict(config)}
         print(json.dumps(resolved, indent=2, default=str))

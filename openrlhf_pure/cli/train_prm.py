@@ -30,6 +30,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from openrlhf_pure.cli.errors import report_errors
 from openrlhf_pure.data.stepwise import STEPWISE_FORMATS, DataFormatError, load_stepwise
 from openrlhf_pure.models.step_formats import STEP_FORMATS
 
@@ -258,9 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         say(f"note: {note}")
     if errors:
-        for error in errors:
-            print(f"error: {error}", file=sys.stderr)
-        return 2
+        return report_errors(errors)
     if args.dry_run:
         settings = {k: v for k, v in sorted(a.items()) if k not in ("dry_run", "local_rank")}
         say(json.dumps(settings, indent=1))
