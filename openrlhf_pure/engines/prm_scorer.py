@@ -32,6 +32,22 @@ from openrlhf_pure.models.prm import ProcessRewardModel
 from openrlhf_pure.models.step_alignment import StepAligner, scatter_step_scores
 from openrlhf_pure.models.step_formats import PRMInput, encode_steps
 
+OVERFLOW_POLICIES = ("error", "truncate")
+
+
+def truncate_input(seq: PRMInput, limit: int) -> tuple[PRMInput, int]:
+    """Cut ``seq`` within its first ``limit`` tokens, after its last label that fits.
+
+    Returns (the cut input, how many of its labels were kept)."""
+    kept = [p for p in seq.label_positions if p < limit]
+    return PRMInput(seq.input_ids[: kept[-1] + 1 if kept else limit], kept), len(kept)
+
+
+def extend_scores(scores: torch.Tensor, total: int) -> torch.Tensor:
+    """(k,) scores of the first k steps -> (total,): the missing steps repeat the last score (0 if k = 0)."""
+    fill = scores[-1] if scores.numel() else torch.zeros((), dtype=scores.dtype)
+    return torch.cat([scores, fill.expand(total - scores.numel())])
+
 
 @dataclass(frozen=True)
 class ScorerConfig:
@@ -42,7 +58,11 @@ class ScorerConfig:
             a longer single sequence still runs, alone.
         pack: pack several sequences per row (True) or pad one per row (False).
         row_tokens: packed row capacity; None uses the longest sequence of the call.
-        max_length: refuse PRM inputs longer than this (None: no limit).
+        max_length: the PRM's context (None: no limit); what happens to a longer input is ``overflow``.
+        overflow: "error" (a ValueError naming the input and both lengths) or "truncate": the
+            input is cut at ``max_length``, the steps whose label tokens fall past it get the score
+            of the last step that fits (0 if none fits; for min-form credit the minimum is then
+            unchanged), and :attr:`PRMScorer.truncated` counts the inputs cut.
         fast_path: build PRM inputs in token space when the PRM shares the policy's vocabulary.
         packed_attention: "auto" (flash-attention models: "position_ids", others: "segments"),
             "segments" or "position_ids"; see the module docstring.
@@ -52,10 +72,13 @@ class ScorerConfig:
     pack: bool = True
     row_tokens: int | None = None
     max_length: int | None = None
+    overflow: str = "error"
     fast_path: bool = True
     packed_attention: str = "auto"
 
     def __post_init__(self):
+        if self.overflow not in OVERFLOW_POLICIES:
+            raise ValueError(f"overflow must be one of {', '.join(OVERFLOW_POLICIES)}, got {self.overflow!r}")
         if self.packed_attention not in ("auto", "segments", "position_ids"):
             raise ValueError(f"packed_attention must be auto, segments or position_ids, got {self.packed_attention!r}")
         if self.max_tokens_per_batch < 1:
@@ -170,17 +193,26 @@ class PRMScorer:
         self.config = config or ScorerConfig()
         self.policy_tokenizer = policy_tokenizer if policy_tokenizer is not None else prm.tokenizer
         self.aligner = StepAligner(self.policy_tokenizer, prm.tokenizer, prm.step_format, self.config.fast_path)
+        self.truncated = 0  # inputs cut at max_length so far (overflow "truncate")
 
     @torch.inference_mode()
     def score_inputs(self, inputs: list[PRMInput | None]) -> list[torch.Tensor | None]:
         """Score encoded PRM inputs: (N,) inputs -> (N,) float32 CPU tensors of (n_i,) step scores (None stays None)."""
         present = [i for i, x in enumerate(inputs) if x is not None]
         seqs = [inputs[i] for i in present]
+        limit, steps = self.config.max_length, [len(s.label_positions) for s in seqs]
+        for k, (i, seq) in enumerate(zip(present, seqs)):
+            if limit is None or len(seq) <= limit:
+                continue
+            if self.config.overflow == "error":
+                raise ValueError(
+                    f"PRM input {i} has {len(seq)} tokens (prompt, response and step endings), more than the "
+                    f"PRM's context of {limit}: shorten the prompts or --rollout.max_new_tokens, or choose "
+                    f"--pure.prm.overflow truncate"
+                )
+            seqs[k], _ = truncate_input(seq, limit)
+            self.truncated += 1
         lengths = [len(s) for s in seqs]
-        limit = self.config.max_length
-        for i, n in zip(present, lengths):
-            if limit is not None and n > limit:
-                raise ValueError(f"PRM input {i} has {n} tokens, more than max_length={limit}")
         results: list[torch.Tensor | None] = [None] * len(inputs)
         if not seqs:
             return results
@@ -210,6 +242,9 @@ class PRMScorer:
                     n = len(seqs[k].label_positions)
                     results[present[k]] = scores[start : start + n]
                     start += n
+        for k, i in enumerate(present):  # steps cut off by truncation (none otherwise)
+            if results[i].numel() < steps[k]:
+                results[i] = extend_scores(results[i], steps[k])
         return results
 
     def _packed_attention(self) -> str:

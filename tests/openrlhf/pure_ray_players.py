@@ -18,7 +18,6 @@ This module is imported by the tests *and* by Ray workers (it sits on PYTHONPATH
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from types import SimpleNamespace
 
 import ray
@@ -46,19 +45,6 @@ class CpuLogProbActor(BaseModelActor):
 
     def empty_cache(self) -> None:
         """No CUDA cache on CPU."""
-
-
-def save_tiny_models(root: Path, tokenizer) -> tuple[str, str]:
-    """A tiny policy (Qwen2) and a tiny PRM (classifier head, fixed weights). Returns (policy dir, prm dir)."""
-    from openrlhf_pure.models.prm import ProcessRewardModel
-    from openrlhf_pure.models.tiny import tiny_causal_lm
-
-    policy_dir, prm_dir = root / "policy", root / "prm"
-    tiny_causal_lm(len(tokenizer), seed=0).save_pretrained(policy_dir)
-    tokenizer.save_pretrained(policy_dir)
-    torch.manual_seed(1)  # the PRM head is new: fix it, then save, so every replica loads the same PRM
-    ProcessRewardModel.from_pretrained(str(policy_dir), step_format="pure").save_pretrained(str(prm_dir))
-    return str(policy_dir), str(prm_dir)
 
 
 # (label, [(response text, truncated)] * n): object labels with and without a visible answer, a

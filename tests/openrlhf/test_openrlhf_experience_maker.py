@@ -13,8 +13,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -24,14 +22,10 @@ N = 4  # samples per prompt
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory, tokenizer, openrlhf_env):
-    from pure_ray_players import save_tiny_models
-
-    root = tmp_path_factory.mktemp("models")
-    policy_dir, prm_dir = save_tiny_models(root, tokenizer)
-    data = root / "prompts.jsonl"
+def models(tmp_path_factory, tiny_models, openrlhf_env):
+    data = tmp_path_factory.mktemp("data") / "prompts.jsonl"
     data.write_text('{"prompt": "Compute 1 + 1.", "label": {"gt_answer": "2", "pure_vr_answer_visible": true}}\n')
-    return {"policy": policy_dir, "prm": prm_dir, "data": str(data)}
+    return {**tiny_models, "data": str(data)}
 
 
 def pure_args(models, mode="prm_vr", extra=()):
@@ -165,7 +159,7 @@ def test_pure_metrics_reach_experience_info_as_openrlhf_logs_it(models, groups, 
     for key in ("reward", "return", "pure/reward/process", "pure/reward/vr", "pure/steps/mean",
                 "pure/steps/zero_ratio", "pure/length/clip_ratio", "pure/accuracy/pass@n", "pure/repetition/score",
                 "pure/reflection/ratio", "pure/agreement/prm_vr", "pure/advantages/mean", "pure/hacking/zero_steps",
-                "pure/timing/prm_wait"):  # fmt: skip
+                "pure/timing/prm_wait", "pure/prm/truncated_ratio"):  # fmt: skip
         assert key in info, key
     for e in experiences:  # (b,) tensors: OpenRLHF's ppo_train logs them as sample-weighted means
         assert all(isinstance(v, torch.Tensor) and v.shape == (len(e.sequences),) for v in e.info.values())
@@ -208,30 +202,13 @@ def test_dead_prm_replica_is_restarted_and_its_batch_retried(ray_cpu, groups, to
     assert prm.alive == [True, False]
 
 
-def test_trainer_is_openrlhf_ppo_trainer_with_pures_maker(ray_cpu, models, groups, grader, tmp_path):
-    from openrlhf.trainer.ppo_trainer import PPOTrainer
-    from openrlhf.utils import get_strategy
+def test_a_reference_forward_that_skips_the_interception_fails_loudly(monkeypatch, models, groups, grader, tokenizer):
+    """PURE keeps the reference log-probs where OpenRLHF 0.11.2 dispatches them (``_dispatch_forward``);
+    an OpenRLHF that stops calling it would leave PURE's KL penalty at 0 without a word."""
+    from openrlhf.trainer.ppo_utils.experience_maker import RemoteExperienceMaker
 
     from openrlhf_pure.engines.openrlhf.experience_maker import PureExperienceMaker
-    from openrlhf_pure.engines.openrlhf.trainer import PurePPOTrainer, PurePPOTrainerBase
 
-    data = str(Path(__file__).resolve().parents[2] / "data" / "train" / "math_level3to5_8523.jsonl")
-    extra = ["--data.prompt_dataset", data, "--data.max_samples", "24", "--logger.tensorboard_dir", str(tmp_path)]
-    args = pure_args(models, "prm_vr", extra)
-    generate = {"do_sample": True, "max_len": 160, "max_new_tokens": 64, "temperature": 1.0, "top_p": 1.0}
-    groups_args = (models["policy"], get_strategy(args), groups["policy"], None, None, groups["reference"], None)
-    trainer = PurePPOTrainerBase(*groups_args, prm_group=groups["prm"], grader=grader, **generate)
-    assert issubclass(PurePPOTrainerBase, PPOTrainer.__ray_actor_class__)
-    assert isinstance(trainer.experience_maker, PureExperienceMaker)
-    assert trainer.experience_maker.prm_group is groups["prm"] and trainer.tensorboard_logger is not None
-    assert trainer.get_max_steps() == 24 * N // 12
-    _, prompts, labels, _ = next(iter(trainer.prompts_dataloader))  # the shipped data, through OpenRLHF's loader
-    assert prompts[0].endswith("put your final answer within \\boxed{}.") and set(labels[0]) == {
-        "gt_answer",
-        "pure_vr_answer_visible",
-    }
-
-    remote = PurePPOTrainer.options(num_cpus=0).remote(*groups_args, prm_group=groups["prm"], **generate)
-    assert ray_cpu.get(remote.get_max_steps.remote()) == 24 * N // 12
-    maker = ray_cpu.get(remote.__ray_call__.remote(lambda self: type(self.experience_maker).__name__))
-    assert maker == "PureExperienceMaker"
+    monkeypatch.setattr(PureExperienceMaker, "_dispatch_forward", RemoteExperienceMaker._dispatch_forward)
+    with pytest.raises(RuntimeError, match="without calling RemoteExperienceMaker._dispatch_forward"):
+        make_experiences(models, groups, grader, tokenizer, "prm_vr")

@@ -132,10 +132,20 @@ def test_score_responses_splits_text_with_the_policy_tokenizer(prm, other_tokeni
     assert by_steps[1] is None
 
 
-def test_inputs_longer_than_max_length_are_refused(prm):
-    scorer = PRMScorer(prm, config=ScorerConfig(max_length=10))
-    with pytest.raises(ValueError, match="PRM input 1 has 11 tokens, more than max_length=10"):
-        scorer.score_inputs([PRMInput([1] * 5, [4]), PRMInput([1] * 11, [10])])
+def test_inputs_past_the_context_are_refused_or_truncated_and_counted(prm):
+    long = PRMInput(list(range(2, 14)), [3, 7, 11])  # 12 tokens, step labels at 3, 7 and 11
+    refuse = PRMScorer(prm, config=ScorerConfig(max_length=10))
+    with pytest.raises(ValueError, match="PRM input 1 has 12 tokens .* more than the PRM's context of 10"):
+        refuse.score_inputs([PRMInput([1] * 5, [4]), long])
+    cut = PRMScorer(prm, config=ScorerConfig(max_length=10, overflow="truncate"))
+    _, scores = cut.score_inputs([PRMInput([1] * 5, [4]), long])
+    fits = refuse.score_inputs([PRMInput(list(range(2, 10)), [3, 7])])[0]  # the two steps that fit, alone
+    assert scores.shape == (3,) and torch.allclose(scores, torch.cat([fits, fits[-1:]]), atol=1e-5)
+    assert cut.truncated == 1
+    _, none_fit = cut.score_inputs([PRMInput([1] * 5, [4]), PRMInput(list(range(2, 14)), [11])])
+    assert torch.equal(none_fit, torch.zeros(1)) and cut.truncated == 2
+    with pytest.raises(ValueError, match="overflow must be one of error, truncate"):
+        ScorerConfig(overflow="drop")
 
 
 def test_bad_batching_options_are_refused():

@@ -8,8 +8,7 @@ the Ray engine's :class:`~openrlhf_pure.engines.openrlhf.prm_group.PRMGroup` of
 the responses into steps itself with the same separator, so its scores line up with the
 trainer's layout; they are fitted to the layout's width and masked to its real steps.
 
-Importing the group needs OpenRLHF's Ray launcher (and hence its vLLM import); that import
-happens only when the scorer is built.
+The group imports Ray but nothing of OpenRLHF, so this runs on an install without vLLM.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from types import SimpleNamespace
 
 OPENRLHF_CLI = "openrlhf.cli.train_ppo_ray"
 REWARD_MODES = ("prm", "vr", "prm_vr")
+PRM_OVERFLOW = ("truncate", "error")  # engines.prm_scorer.OVERFLOW_POLICIES, without importing the PRM code
 
 
 class OpenRLHFLayoutError(RuntimeError):
@@ -168,6 +169,17 @@ def add_pure_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     add("--pure.prm.colocate", action="store_true", default=False, help="place PRM replicas on the actor/ref GPUs")
     add("--pure.prm.max_tokens_per_batch", type=int, default=32768, help="token budget of one PRM forward pass")
     add("--pure.prm.max_restarts", type=int, default=3, help="restarts of a dead PRM replica (its batch is retried)")
+    add("--pure.prm.max_length", type=int, default=None, help="PRM context in tokens (default: its max positions)")
+    add("--pure.prm.overflow", choices=PRM_OVERFLOW, default="truncate",
+        help="a PRM input past the context: truncate (later steps get the last score; logged as "
+             "pure/prm/truncated_ratio) or error")  # fmt: skip
+    add("--pure.prm.offload", action="store_true", default=False, help="PRM on the CPU between scorings (colocated)")
+    add(
+        "--pure.prm.trust_remote_code",
+        action="store_true",
+        default=False,
+        help="let the policy tokenizer run code shipped with its checkpoint (in the PRM replicas)",
+    )
     add("--pure.credit.mode", choices=CREDIT_MODES.names(), default="softmin", help="credit assignment (Eq. 3/5)")
     add("--pure.credit.temperature", type=float, default=0.1, help="softmin temperature T (Eq. 5)")
     add("--pure.credit.gamma", type=float, default=1.0, help="step discount of the sum and softmin modes")
@@ -182,6 +194,8 @@ def add_pure_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     add("--pure.vr.visible_seed", type=int, default=0, help="seed of the visible-answer draw")
     add("--pure.data.answer_key", default="gt_answer", help="answer field of an object label")
     add("--pure.data.visible_key", default="pure_vr_answer_visible", help="visibility field of an object label")
+    add("--pure.dump_rollouts", default=None, help="folder: each step's rollouts, rewards, advantages (.pt)")
+    add("--pure.gpu_memory_gb", type=float, default=80.0, help="memory of one GPU, for --dry_run's estimate")
     parser.add_argument("--dry_run", action="store_true", default=False, help="validate, print the plan, exit")
     return parser
 

@@ -6,7 +6,10 @@ What changes against OpenRLHF 0.11.2 (everything else, the model dispatch includ
   whole rollout batch is sent to the PRM group (:mod:`prm_group`; PRM and PRM+VR modes) and
   submitted to the grader pool (``core.grading.pool``); both overlap the forward passes. The reward-model dispatch
   is skipped (OpenRLHF's scalar reward slot gets a placeholder). The reference log-probs, which
-  OpenRLHF drops after computing its own KL, are kept for the core.
+  OpenRLHF drops after computing its own KL, are kept for the core: they are caught where
+  OpenRLHF dispatches the reference forward (its private ``_dispatch_forward``); if a future
+  OpenRLHF stops going through it, the step fails with a message rather than train with a KL
+  penalty of 0.
 - ``compute_advantages_and_returns``: OpenRLHF's scalar reward-to-go is replaced by the core's
   :func:`~openrlhf_pure.core.advantages.compute_advantages` on the whole batch: step splitting,
   credit assignment (softmin / min / sum / future_min), process baseline, RLOO (or GRPO) on VR,
@@ -18,15 +21,24 @@ actor's ``ppo_train`` averages sample-weighted and that reach wandb/TensorBoard 
 metrics (PURE.md section 8, via ``core.metrics.rollout_metrics``) and the reward-hacking flags
 (``core.hacking.detect_hacking``, 1.0 when a detector fires) are stored as constant (B,) tensors
 under ``pure/...``, which that sample-weighted mean returns unchanged. Warnings are also logged
-as text with example responses.
+as text with example responses. ``pure/prm/truncated_ratio`` is the share of PRM inputs cut at
+the PRM's context (``--pure.prm.overflow truncate``).
+
+``--pure.dump_rollouts DIR`` writes each step's batch (token ids, masks, prompts, labels, texts,
+PRM scores, grades, log-probs, the KL coefficient, advantages, returns and the PRM replicas'
+status) to ``DIR/rollouts_<n>.pt`` (atomic; n continues after the files already there), for
+inspecting what was rewarded: ``torch.load(path)`` gives a dict.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+import re
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 from openrlhf.trainer.ppo_utils.experience_maker import RemoteExperienceMaker
@@ -104,6 +116,7 @@ class PendingRewards:
     step_scores: torch.Tensor | None  # (B, S) or None (VR only)
     ref_log_probs: list[torch.Tensor] | None  # per micro-batch (b_i, A_i), None without KL penalty
     timings: dict
+    prm_truncated: int = 0  # PRM inputs cut at the PRM's context
 
 
 class PureExperienceMaker(RemoteExperienceMaker):
@@ -130,6 +143,7 @@ class PureExperienceMaker(RemoteExperienceMaker):
         self.history: list[dict] = []
         self._pending: PendingRewards | None = None
         self._reference_refs = None
+        self._warned_truncation = False
 
     # --- make_experience: rewards in flight while OpenRLHF runs the forward passes ----------
     def _dispatch_forward(self, group, sync_condition, **kwargs):
@@ -167,7 +181,13 @@ class PureExperienceMaker(RemoteExperienceMaker):
 
         ref_log_probs = None
         kl_reward = self.initial_model_group is not None and not self.args.algo.kl.use_loss
-        if kl_reward and self._reference_refs is not None:
+        if kl_reward and self._reference_refs is None:
+            raise RuntimeError(
+                "OpenRLHF computed the reference log-probs without calling RemoteExperienceMaker._dispatch_forward, "
+                "where PURE keeps them for its KL penalty: this OpenRLHF version routes the reference forward "
+                "differently (PURE supports openrlhf==0.11.2); the KL penalty would silently be 0"
+            )
+        if kl_reward:
             duplicate = self.args.ds.ring_attn_size * self.args.ds.tensor_parallel_size
             ref_log_probs = self._flatten_results(self._reference_refs, duplicate)
         self._reference_refs = None
@@ -179,8 +199,13 @@ class PureExperienceMaker(RemoteExperienceMaker):
             start = time.perf_counter()
             step_scores = self.prm_group.collect(pending_scores)
             timings["prm_wait"] = time.perf_counter() - start
+            if pending_scores.truncated and not self._warned_truncation:
+                logger.warning("%d of %d PRM inputs exceed the PRM's context and were truncated (their later steps "
+                               "get the last score that fits; see pure/prm/truncated_ratio)",
+                               pending_scores.truncated, len(batch.prompts))  # fmt: skip
+                self._warned_truncation = True
         self._pending = PendingRewards(batch, responses, correct, has_answer, visible, step_scores, ref_log_probs,
-                                       timings)  # fmt: skip
+                                       timings, pending_scores.truncated if pending_scores else 0)  # fmt: skip
         return experiences
 
     # --- compute_advantages_and_returns: the core, on the whole batch -------------------------
@@ -234,6 +259,8 @@ class PureExperienceMaker(RemoteExperienceMaker):
             token_mask=result.advantage_mask,
         )
         metrics.update({f"timing/{k}": v for k, v in pending.timings.items()})
+        if settings.uses_prm:
+            metrics["prm/truncated_ratio"] = pending.prm_truncated / len(index)
         warnings = detect_hacking(metrics, self.history, pending.responses, layout.num_steps, pending.has_answer,
                                   result.process_reward)  # fmt: skip
         self.history = (self.history + [metrics])[-HISTORY:]
@@ -242,6 +269,8 @@ class PureExperienceMaker(RemoteExperienceMaker):
         fired = {w.kind for w in warnings}
         metrics.update({f"hacking/{kind}": float(kind in fired) for kind in HACKING_KINDS})
 
+        if getattr(self.args.pure, "dump_rollouts", None):
+            self._dump(pending, groups, vr, log_probs, ref_log_probs, config.kl_coef, step_rewards, result)
         parts = zip(experiences, batch.split(result.advantages), batch.split(result.returns),
                     batch.split(result.token_rewards.sum(dim=1)), batch.split(reward))  # fmt: skip
         for experience, advantages, returns, total, rewards in parts:
@@ -252,3 +281,21 @@ class PureExperienceMaker(RemoteExperienceMaker):
             for key, value in metrics.items():
                 experience.info[f"pure/{key}"] = torch.full((size,), float(value))
         return experiences
+
+    def _dump(self, pending: PendingRewards, groups, vr, log_probs, ref_log_probs, kl_coef, step_rewards, result):
+        """Write this step's batch to ``--pure.dump_rollouts`` (see the module docstring)."""
+        folder = Path(self.args.pure.dump_rollouts)
+        folder.mkdir(parents=True, exist_ok=True)
+        taken = [int(m.group(1)) for f in folder.iterdir() if (m := re.fullmatch(r"rollouts_(\d+)\.pt", f.name))]
+        batch = pending.batch
+        record = {
+            "response_ids": batch.response_ids, "action_mask": batch.action_mask, "prompts": batch.prompts,
+            "labels": batch.labels, "responses": pending.responses, "groups": groups, "correct": pending.correct,
+            "visible": pending.visible, "verifiable_rewards": vr, "step_scores": step_rewards,
+            "log_probs": log_probs, "ref_log_probs": ref_log_probs, "kl_coef": kl_coef,
+            "advantages": result.advantages, "returns": result.returns,
+            "prm_status": self.prm_group.status() if self.prm_group is not None else None,
+        }  # fmt: skip
+        path = folder / f"rollouts_{max(taken, default=-1) + 1:05d}.pt"
+        torch.save(record, f"{path}.tmp")
+        os.replace(f"{path}.tmp", path)

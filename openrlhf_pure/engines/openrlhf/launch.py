@@ -73,12 +73,7 @@ def start_vllm_engines(args, pg):
 def train_pure(args) -> None:
     """Run PURE with OpenRLHF's Ray PPO (normalised, validated ``args``; see ``cli.train_pure_ray``)."""
     import ray
-    from openrlhf.trainer.ray.launcher import RayActorGroup, ReferenceModelActor
-    from openrlhf.trainer.ray.ppo_actor import PolicyModelActor
     from openrlhf.utils import get_strategy
-
-    from openrlhf_pure.engines.openrlhf.prm_group import prm_group_from_args
-    from openrlhf_pure.engines.openrlhf.trainer import PurePPOTrainer
 
     if not ray.is_initialized():
         ray.init(runtime_env={"env_vars": worker_env()})
@@ -86,6 +81,22 @@ def train_pure(args) -> None:
     strategy.print(args)
 
     pg = shared_placement_group(args)
+    try:
+        train_placed(args, strategy, pg)
+    finally:  # the actors end with their handles when this returns; a placement group must be removed
+        if pg is not None:
+            ray.util.remove_placement_group(pg)
+
+
+def train_placed(args, strategy, pg) -> None:
+    """Start the engines, models, PRM group and trainer (on ``pg`` when colocated), fit, save the model."""
+    import ray
+    from openrlhf.trainer.ray.launcher import RayActorGroup, ReferenceModelActor
+    from openrlhf.trainer.ray.ppo_actor import PolicyModelActor
+
+    from openrlhf_pure.engines.openrlhf.prm_group import prm_group_from_args
+    from openrlhf_pure.engines.openrlhf.trainer import PurePPOTrainer
+
     vllm_engines = start_vllm_engines(args, pg)
     shards = args.ds.ring_attn_size * args.ds.tensor_parallel_size
     share = COLOCATED_SHARE if pg else 1

@@ -1,4 +1,4 @@
-"""A group of PRM replicas on Ray, placed by OpenRLHF's ``RayActorGroup``.
+"""A group of PRM replicas on Ray, placed as OpenRLHF places its model actors.
 
 Each replica (:class:`PRMActor`) holds a step scorer: a callable
 ``(prompts: list[str], response_ids: (B, T) long, action_mask: (B, T) bool) -> (B, S) float``
@@ -6,11 +6,18 @@ that returns one score per step of the policy's responses, S = ``split_steps(...
 with the policy's separator (the default is :class:`PolicyStepScorer` around the project's
 ``PRMScorer``; tests plug in their own). Replicas are data parallel: no process group joins them.
 
-Placement is OpenRLHF's: ``RayActorGroup(num_nodes=replicas, num_gpus_per_node=1, ...,
-num_gpus_per_actor=gpus)`` makes one actor per replica with ``gpus`` GPUs (a fraction shares a
-GPU; 0 runs on CPU). Given the placement group that ``train_pure_ray`` builds for the actor and
-reference models, replica i sits on bundle i, beside them (colocation); without one, Ray places
-replicas freely (standalone).
+Placement follows OpenRLHF's ``RayActorGroup`` (num_cpus = num_gpus = the replica's GPU share;
+given the placement group that ``train_pure_ray`` builds for the actor and reference models,
+replica i sits on bundle i, beside them: colocation; without one Ray places replicas freely),
+written here so that this module imports nothing of OpenRLHF: the single-process trainer's Ray
+PRM (``pure-train --pure.prm.engine ray``) runs on an install without vLLM.
+
+Device: a replica computes on the GPU Ray granted it, found as OpenRLHF's own actors find theirs
+(:func:`replica_device`): with no GPU granted it runs on the CPU and never touches CUDA; with
+``RAY_EXPERIMENTAL_NOSET_CUDA_VISIBLE_DEVICES`` (every GPU visible to every actor) it takes
+``cuda:<granted id>``, not ``cuda:0``. Memory: after each scoring the replica empties the CUDA
+cache, and with ``offload`` (colocated replicas) it moves the PRM to the CPU between scorings,
+so vLLM's wake-up and the DeepSpeed step find the GPU as OpenRLHF's sleep modes leave it.
 
 Load balancing: the rows of a batch are split across the live replicas by longest-processing-
 time on their token counts (prompt length estimated as characters / 4), so each replica gets
@@ -35,12 +42,40 @@ from dataclasses import dataclass
 
 import ray
 import torch
-from openrlhf.trainer.ray.launcher import BaseDistributedActor, RayActorGroup
 from ray.exceptions import RayActorError
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 logger = logging.getLogger(__name__)
 
 StepScorer = Callable[[list[str], torch.Tensor, torch.Tensor], torch.Tensor]
+# Ray leaves every GPU visible to every actor when one of these is set (OpenRLHF supports it)
+NOSET_VISIBLE_DEVICES = ("RAY_EXPERIMENTAL_NOSET_CUDA_VISIBLE_DEVICES", "RAY_EXPERIMENTAL_NOSET_ROCR_VISIBLE_DEVICES",
+                         "RAY_EXPERIMENTAL_NOSET_HIP_VISIBLE_DEVICES")  # fmt: skip
+
+
+def replica_device(gpu_ids: list, environ=os.environ) -> str:
+    """The device of a replica that Ray granted ``gpu_ids`` (``ray.get_gpu_ids()``), in its environment.
+
+    - no GPU: "cpu";
+    - Ray set ``CUDA_VISIBLE_DEVICES`` to the granted GPUs (its default): "cuda:0";
+    - ``RAY_EXPERIMENTAL_NOSET_CUDA_VISIBLE_DEVICES``: "cuda:<i>", i the first granted id's place
+      among the visible devices (the id itself when ``CUDA_VISIBLE_DEVICES`` is unset), as
+      OpenRLHF derives ``LOCAL_RANK`` for its actors.
+    Nothing here touches CUDA.
+    """
+    if not gpu_ids:
+        return "cpu"
+    if not any(environ.get(name) for name in NOSET_VISIBLE_DEVICES):
+        return "cuda:0"
+    first = str(gpu_ids[0])
+    visible = [v.strip() for v in environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    return f"cuda:{visible.index(first) if first in visible else int(first)}"
+
+
+def release_device_memory(device: str) -> None:
+    """Return cached CUDA blocks to the driver (OpenRLHF's ``empty_cache``); nothing on the CPU."""
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
 
 
 @dataclass(frozen=True)
@@ -54,6 +89,9 @@ class PRMSpec:
         separator: the policy's step separator.
         max_tokens_per_batch: token budget of one PRM forward pass.
         dtype: None for bf16 on GPU, float32 on CPU.
+        max_length: the PRM's context; None reads ``max_position_embeddings`` from its config.
+        overflow: longer PRM inputs: "error" or "truncate" (see ``ScorerConfig.overflow``).
+        trust_remote_code: let the policy tokenizer run code shipped with its checkpoint.
     """
 
     model_name_or_path: str
@@ -62,24 +100,39 @@ class PRMSpec:
     separator: str = "\n\n"
     max_tokens_per_batch: int = 32768
     dtype: str | None = None
+    max_length: int | None = None
+    overflow: str = "error"
+    trust_remote_code: bool = False
 
 
 class PolicyStepScorer:
-    """The default step scorer: the project's ``PRMScorer`` on the policy's steps."""
+    """The default step scorer: the project's ``PRMScorer`` on the policy's steps, on ``device``."""
 
-    def __init__(self, spec: PRMSpec):
+    def __init__(self, spec: PRMSpec, device: str = "cpu"):
         from transformers import AutoTokenizer
 
         from openrlhf_pure.core.steps import separator_token_ids
         from openrlhf_pure.engines.prm_scorer import PRMScorer, ScorerConfig
         from openrlhf_pure.models.prm import ProcessRewardModel
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
         prm = ProcessRewardModel.from_pretrained(
             spec.model_name_or_path, step_format=spec.step_format, dtype=spec.dtype, device=device
         )
-        policy_tokenizer = AutoTokenizer.from_pretrained(spec.policy_tokenizer, trust_remote_code=True)
-        self.scorer = PRMScorer(prm, policy_tokenizer, ScorerConfig(max_tokens_per_batch=spec.max_tokens_per_batch))
+        try:
+            policy_tokenizer = AutoTokenizer.from_pretrained(spec.policy_tokenizer,
+                                                             trust_remote_code=spec.trust_remote_code)  # fmt: skip
+        except ValueError as err:
+            if "trust_remote_code" not in str(err):
+                raise
+            raise ValueError(
+                f"the policy tokenizer {spec.policy_tokenizer} ships its own code, which PRM replicas do "
+                f"not run unless asked: pass --pure.prm.trust_remote_code if you trust it"
+            ) from err
+        max_length = spec.max_length or getattr(prm.model.config, "max_position_embeddings", None)
+        config = ScorerConfig(max_tokens_per_batch=spec.max_tokens_per_batch, max_length=max_length,
+                              overflow=spec.overflow)  # fmt: skip
+        self.scorer = PRMScorer(prm, policy_tokenizer, config)
         self.separator_ids = separator_token_ids(policy_tokenizer, spec.separator)
 
     def __call__(self, prompts: list[str], response_ids: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
@@ -89,47 +142,94 @@ class PolicyStepScorer:
         layout = split_steps(response_ids, action_mask, self.separator_ids)
         return self.scorer.score_policy_tokens(prompts, response_ids, layout)
 
+    @property
+    def truncated(self) -> int:
+        """PRM inputs cut at the PRM's context so far."""
+        return self.scorer.truncated
 
-def build_policy_step_scorer(spec: PRMSpec) -> StepScorer:
+    def to(self, device: str) -> None:
+        """Move the PRM (offload to "cpu", back to its device before scoring)."""
+        self.scorer.prm.to(device)
+
+
+def build_policy_step_scorer(spec: PRMSpec, device: str = "cpu") -> StepScorer:
     """Factory used by :func:`prm_group_from_args` (a module-level function: picklable)."""
-    return PolicyStepScorer(spec)
+    return PolicyStepScorer(spec, device)
 
 
-class PRMActor(BaseDistributedActor):
-    """One PRM replica. Subclassed per group with ``scorer_factory`` set (see :func:`prm_actor_class`),
-    so that a replica restarted by Ray can rebuild its scorer from its class alone."""
+class PRMActor:
+    """One PRM replica. Subclassed per group with ``scorer_factory`` and ``offload`` set (see
+    :func:`prm_actor_class`), so that a replica restarted by Ray can rebuild its scorer from its
+    class alone. ``scorer_factory(device)`` builds the scorer on the replica's device."""
 
-    scorer_factory: Callable[[], StepScorer] | None = None
+    scorer_factory: Callable[[str], StepScorer] | None = None
+    offload: bool = False
 
-    def __init__(self, world_size, rank, master_addr, master_port):
-        super().__init__(world_size, rank, master_addr, master_port)
+    def __init__(self, rank: int = 0, gpu_ids: list | None = None):
+        self._rank = rank
+        if gpu_ids is None:  # what Ray granted this actor (none outside a Ray worker)
+            gpu_ids = ray.get_gpu_ids() if ray.is_initialized() else []
+        self.gpu_ids = [str(i) for i in gpu_ids]
+        self.granted_device = replica_device(self.gpu_ids)
+        self.device = self.granted_device
+        if self.device != "cpu" and not torch.cuda.is_available():
+            logger.warning("PRM replica %d was granted GPU %s but CUDA is unavailable: scoring on the CPU",
+                           rank, ",".join(self.gpu_ids))  # fmt: skip
+            self.device = "cpu"
+        if self.device != "cpu":
+            torch.cuda.set_device(self.device)
         self.scorer = None
         self.batches = 0
+        self.resident = False
 
     def _ensure_scorer(self) -> StepScorer:
         if self.scorer is None:
-            self.scorer = type(self).scorer_factory()
+            self.scorer = type(self).scorer_factory(self.device)
+            self.resident = True
+        if not self.resident:
+            self.scorer.to(self.device)
+            self.resident = True
         return self.scorer
 
+    def _release(self) -> None:
+        """After scoring: offload the PRM if asked, then empty the CUDA cache."""
+        if type(self).offload and hasattr(self.scorer, "to"):
+            self.scorer.to("cpu")
+            self.resident = self.device == "cpu"
+        release_device_memory(self.device)
+
     def ready(self) -> dict:
-        """Load the scorer now; returns :meth:`status`."""
+        """Load the scorer now (then offload it, if asked); returns :meth:`status`."""
         self._ensure_scorer()
+        self._release()
         return self.status()
 
-    def score(self, prompts: list[str], response_ids: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
-        """(B,) prompts, (B, T) response ids, (B, T) mask -> (B, S) float32 step scores on CPU."""
-        scores = self._ensure_scorer()(prompts, response_ids, action_mask.bool())
+    def score(self, prompts: list[str], response_ids: torch.Tensor, action_mask: torch.Tensor):
+        """(B,) prompts, (B, T) response ids, (B, T) mask -> ((B, S) float32 step scores on CPU,
+        how many of the B PRM inputs were cut at the PRM's context)."""
+        scorer = self._ensure_scorer()
+        before = getattr(scorer, "truncated", 0)
+        try:
+            scores = scorer(prompts, response_ids, action_mask.bool()).float().cpu()
+        finally:
+            self._release()
         self.batches += 1
-        return scores.float().cpu()
+        return scores, getattr(scorer, "truncated", 0) - before
+
+    def empty_cache(self) -> None:
+        """OpenRLHF's memory call on its model actors."""
+        release_device_memory(self.device)
 
     def status(self) -> dict:
-        """Process id, rank and batches scored since this process started."""
-        return {"pid": os.getpid(), "rank": self._rank, "batches": self.batches}
+        """Process id, rank, batches scored since this process started, granted GPUs and devices."""
+        return {"pid": os.getpid(), "rank": self._rank, "batches": self.batches, "gpu_ids": self.gpu_ids,
+                "granted_device": self.granted_device, "device": self.device, "resident": self.resident}  # fmt: skip
 
 
-def prm_actor_class(scorer_factory: Callable[[], StepScorer], max_restarts: int):
+def prm_actor_class(scorer_factory: Callable[[str], StepScorer], max_restarts: int, offload: bool = False):
     """A Ray actor class of :class:`PRMActor` bound to ``scorer_factory`` (pickled by value)."""
-    bound = type("PRMActor", (PRMActor,), {"scorer_factory": staticmethod(scorer_factory), "__module__": __name__})
+    attributes = {"scorer_factory": staticmethod(scorer_factory), "offload": offload, "__module__": __name__}
+    bound = type("PRMActor", (PRMActor,), attributes)
     return ray.remote(max_restarts=max_restarts, max_task_retries=max_restarts)(bound)
 
 
@@ -149,31 +249,41 @@ class PendingScores:
     chunks: list[_Chunk]
     inputs: tuple
     started: float
+    truncated: int = 0  # PRM inputs cut at the PRM's context (set by collect)
 
 
 class PRMGroup:
     """N PRM replicas with load balancing and failure handling.
 
     Args:
-        scorer_factory: picklable zero-argument callable returning a step scorer.
+        scorer_factory: picklable callable ``(device: str) -> step scorer``.
         num_replicas: replicas.
         num_gpus_per_replica: GPUs per replica (fractions share a GPU; 0 for CPU).
         pg: a placement group to colocate with (bundle i hosts replica i), or None.
         max_restarts: Ray restarts (and task retries) per replica.
         max_retries: resubmissions of a failed chunk to another replica.
+        offload: move each replica's PRM to the CPU between scorings (colocated replicas).
     """
 
     def __init__(self, scorer_factory, num_replicas=1, num_gpus_per_replica=1.0, pg=None, max_restarts=3,
-                 max_retries=3):  # fmt: skip
-        actor_class = prm_actor_class(scorer_factory, max_restarts)
-        self._group = RayActorGroup(num_replicas, 1, actor_class, pg=pg, num_gpus_per_actor=num_gpus_per_replica)
-        self.replicas = list(self._group._actor_handlers)  # RayActorGroup keeps its handles here
+                 max_retries=3, offload=False):  # fmt: skip
+        actor_class = prm_actor_class(scorer_factory, max_restarts, offload)
+        self.replicas = []
+        for rank in range(num_replicas):  # OpenRLHF's RayActorGroup placement, one actor per replica
+            options = {"num_cpus": num_gpus_per_replica, "num_gpus": num_gpus_per_replica}
+            if pg is not None:
+                options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=rank)
+            self.replicas.append(actor_class.options(**options).remote(rank))
         self.alive = [True] * len(self.replicas)
         self.max_retries = max_retries
 
     def ready(self) -> list[dict]:
         """Load every replica's scorer (in parallel); returns their statuses."""
-        return ray.get(self._group.async_run_method("ready"))
+        return ray.get([replica.ready.remote() for replica in self.replicas])
+
+    def empty_cache(self) -> None:
+        """Empty every live replica's CUDA cache (OpenRLHF's memory call)."""
+        ray.get([r.empty_cache.remote() for r, ok in zip(self.replicas, self.alive) if ok])
 
     def status(self) -> list[dict | None]:
         """Each replica's status, None for a replica given up on."""
@@ -218,7 +328,9 @@ class PRMGroup:
         for chunk in pending.chunks:
             while True:
                 try:
-                    results.append((chunk.rows, ray.get(chunk.ref)))
+                    scores, truncated = ray.get(chunk.ref)
+                    results.append((chunk.rows, scores))
+                    pending.truncated += truncated
                     break
                 except RayActorError as err:
                     self.alive[chunk.replica] = False
@@ -249,6 +361,9 @@ def prm_group_from_args(args, pg=None) -> PRMGroup:
         step_format=prm.format,
         separator=args.pure.step_separator,
         max_tokens_per_batch=prm.max_tokens_per_batch,
+        max_length=prm.max_length,
+        overflow=prm.overflow,
+        trust_remote_code=prm.trust_remote_code,
     )
     group = PRMGroup(
         functools.partial(build_policy_step_scorer, spec),
@@ -256,6 +371,7 @@ def prm_group_from_args(args, pg=None) -> PRMGroup:
         num_gpus_per_replica=prm.num_gpus_per_replica,
         pg=pg if prm.colocate else None,
         max_restarts=prm.max_restarts,
+        offload=prm.offload,
     )
     logger.info("PRM replicas ready: %s", group.ready())
     return group

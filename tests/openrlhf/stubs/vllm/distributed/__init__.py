@@ -1,0 +1,1 @@
+"""Stand-in for ``vllm.distributed``: the weight-sync group OpenRLHF builds, on gloo."""
