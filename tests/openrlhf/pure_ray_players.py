@@ -1,13 +1,18 @@
-"""Test helpers for the OpenRLHF engine on CPU: the players (Ray actors holding tiny models), tiny
-checkpoints, and rollouts shaped exactly like OpenRLHF's.
+"""Test helpers for hand-picked rollouts through PURE's experience maker: the players (Ray actors
+holding tiny models) and rollouts shaped exactly like OpenRLHF's.
+
+OpenRLHF's real loop (``test_openrlhf_real_loop.py``) covers what the trained tiny policy writes;
+these helpers remain for what it never writes: chosen edge cases (empty, truncated, no-separator,
+"thank you" responses, object and plain-string labels, hidden answers) whose advantages are
+checked against the core in every reward mode, and failures injected into the PRM group.
 
 This module is imported by the tests *and* by Ray workers (it sits on PYTHONPATH, see
 ``conftest.py``), so the actor class below is found by reference in both.
 
 - :class:`CpuLogProbActor` plays the policy and the reference: an OpenRLHF ``BaseModelActor``
   whose ``forward`` has the signature the experience maker dispatches to and runs OpenRLHF's own
-  ``Actor`` wrapper (log-probs of the sampled tokens) on a tiny causal LM, on CPU. OpenRLHF's
-  ``PolicyModelActor`` / ``ReferenceModelActor`` cannot be used: they request GPUs and call CUDA.
+  ``Actor`` wrapper (log-probs of the sampled tokens) on a tiny causal LM, on CPU: a fixed model
+  for fixed rollouts, without DeepSpeed's start-up.
 - The PRM is the project's real one (``PolicyStepScorer`` around ``PRMScorer``) on a tiny PRM
   checkpoint, inside the real :class:`PRMGroup`.
 - Rollouts go through OpenRLHF's own code: ``SingleTurnAgentExecutor.execute`` (what a vLLM

@@ -1,11 +1,14 @@
-"""PURE's experience maker inside OpenRLHF, on CPU Ray actor groups with tiny models.
+"""PURE's experience maker inside OpenRLHF on hand-picked rollouts, with CPU players for the models.
 
 The maker is the real ``PureExperienceMaker`` (a ``RemoteExperienceMaker``); OpenRLHF's real
 ``RayActorGroup`` dispatches to CPU players for the policy and the reference, and the real
 ``PRMGroup`` holds the project's PRM scorer on a tiny PRM. Rollouts come from OpenRLHF's own
-rollout code. The specification: for the same inputs (tokens, PRM scores, grades, log-probs),
-the advantages and returns equal what ``core.compute_advantages`` computes, bit for bit, in every
-reward mode; and PURE's metrics reach ``experience.info`` the way OpenRLHF logs it.
+rollout code with chosen responses (the edge cases a trained tiny policy never writes; the real
+loop is ``test_openrlhf_real_loop.py``). The specification: for the same inputs (tokens, PRM
+scores, grades, log-probs), the advantages and returns equal what ``core.compute_advantages``
+computes, bit for bit, in every reward mode; PURE's metrics reach ``experience.info`` the way
+OpenRLHF logs it; the PRM group survives dead replicas; a reference forward that bypasses the
+maker's interception fails loudly.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+
 import pytest
 import torch
 

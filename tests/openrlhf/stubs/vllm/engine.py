@@ -13,7 +13,7 @@ cluster; the actor builds ``vllm.AsyncLLMEngine.from_engine_args(...)``, which i
 - ``sleep`` / ``wake_up`` follow vLLM's states ("weights", "kv_cache"): generating while the
   KV cache sleeps, or loading weights while the weights sleep, raises.
 
-What it received is written to ``$PURE_TEST_ENGINE_RECORD/engine-<seed>.{json,pt}`` after each
+What it received is written to ``$PURE_TEST_ENGINE_RECORD/engine-<seed>-<pid>.{json,pt}`` after each
 complete weight sync (the count of tensors per sync, generate and sleep calls, and the model's
 weights), so a test can check the engine against the trainer's saved model after the run.
 """
@@ -138,7 +138,7 @@ class AsyncLLMEngine:
         folder = os.environ.get("PURE_TEST_ENGINE_RECORD")
         if not folder:
             return
-        base = Path(folder) / f"engine-{self.seed}"
+        base = Path(folder) / f"engine-{self.seed}-{os.getpid()}"
         base.parent.mkdir(parents=True, exist_ok=True)
         torch.save({k: v.detach().clone() for k, v in self.model.state_dict().items()}, f"{base}.pt.tmp")
         os.replace(f"{base}.pt.tmp", f"{base}.pt")

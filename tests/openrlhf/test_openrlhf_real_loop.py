@@ -1,0 +1,318 @@
+"""OpenRLHF's real PPO loop with PURE, on CPU: ``train_pure_ray``'s ``main(argv)`` through ``PPOTrainer.fit``.
+
+Everything OpenRLHF runs is its own: ``create_vllm_engines`` and its ``RolloutRayActor``,
+``PolicyModelActor`` and ``ReferenceModelActor`` on DeepSpeed (gloo), the samples generator and
+executor, the weight broadcast, checkpoints, resume and TensorBoard logging; and the project's
+PRM group, grader and experience maker. Ray runs with 2 CPUs and 2 logical GPUs, so placement
+groups and GPU shares are requested as on a node. What cannot exist on a CPU is stood in for,
+and only that (see ``conftest.py``, ``stubs/`` and ``openrlhf_on_cpu.py``): flash-attn and vLLM at
+import (vLLM's ``AsyncLLMEngine`` generates with Hugging Face ``generate`` and receives the
+broadcast weights over gloo), and OpenRLHF's own ``torch.cuda.*`` call sites and its "cuda"
+device mesh. The CPU-only flags are ``--ds.attn_implementation sdpa --vllm.sync_backend gloo``.
+
+Four runs, each shared by the tests that read it (2 PPO steps unless said):
+
+- the recipe's layout (``examples/scripts/train_pure_ray.sh``): ``--train.colocate_all``, vLLM and
+  DeepSpeed sleep modes, ZeRO-2, bf16, gradient checkpointing, PURE-PRM+VR, PRM colocated;
+- its resume with ``--ckpt.load_enable`` (one more episode: step 3 on);
+- DP=2: 2 actor and 2 reference ranks, 2 engines, 2 PRM replicas;
+- PURE-VR on ZeRO-3, on 4 problems of the shipped training set (the others use 4 arithmetic
+  problems, the task the tiny policy was warmed up on, so that its responses have steps).
+
+``--pure.dump_rollouts`` gives each step's batch (what the trainer computed its advantages
+from, and the advantages), which the tests recompute with the core.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.slow
+
+SHIPPED = Path(__file__).resolve().parents[2] / "data" / "train" / "math_level3to5_8523.jsonl"
+N = 2  # samples per prompt
+MAX_NEW = 24
+
+
+@pytest.fixture(scope="module")
+def cluster(openrlhf_env, tmp_path_factory):
+    """Ray with 2 CPUs and 2 logical GPUs; workers start with the CPU call sites installed. Yields the
+    folder where the engines record what they received."""
+    import ray
+
+    records = tmp_path_factory.mktemp("engine_records")
+    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             runtime_env={"worker_process_setup_hook": "openrlhf_on_cpu.install",
+                          "env_vars": {"PURE_TEST_ENGINE_RECORD": str(records)}})  # fmt: skip
+    yield records
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def prompts(tmp_path_factory) -> str:
+    """4 arithmetic problems (the tiny policy's task) in the shipped data's shape: a prompt and a label
+    object with the gold answer and whether PURE-PRM+VR may use it."""
+    from openrlhf_pure.data.arithmetic import all_problems
+
+    path = tmp_path_factory.mktemp("data") / "prompts.jsonl"
+    rows = [{"prompt": p.question + "\n\n", "label": {"gt_answer": str(p.answer), "pure_vr_answer_visible": i != 1}}
+            for i, p in enumerate(all_problems()[::81])]  # fmt: skip
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+def recipe_argv(models: dict, data: str, out: Path, dp: int = 1, zero: int = 2, mode: str = "prm_vr") -> list[str]:
+    """The shipped recipe's flags at tiny scale, plus the CPU-only flags."""
+    argv = [
+        "--actor.model_name_or_path", models["policy"], "--actor.num_nodes", "1", "--actor.num_gpus_per_node", str(dp),
+        "--ref.num_nodes", "1", "--ref.num_gpus_per_node", str(dp),
+        "--vllm.num_engines", str(dp), "--vllm.tensor_parallel_size", "1", "--vllm.gpu_memory_utilization", "0.5",
+        "--train.colocate_all", "--vllm.enable_sleep", "--ds.enable_sleep",
+        "--ds.zero_stage", str(zero), "--ds.param_dtype", "bf16", "--actor.gradient_checkpointing_enable",
+        "--data.prompt_dataset", data, "--data.max_samples", "4", "--data.input_key", "prompt",
+        "--data.label_key", "label", "--data.max_len", "256", "--rollout.max_new_tokens", str(MAX_NEW),
+        "--rollout.batch_size", "2", "--rollout.n_samples_per_prompt", str(N), "--rollout.temperature", "1.0",
+        "--train.batch_size", "4", "--train.micro_batch_size", str(2 // dp), "--rollout.micro_batch_size", "2",
+        "--train.max_epochs", "1", "--train.num_episodes", "1",
+        "--actor.adam.lr", "1e-3", "--actor.lr_scheduler", "constant", "--actor.lr_warmup_ratio", "0",
+        "--actor.eps_clip", "0.2", "--actor.loss_agg_mode", "token-mean", "--actor.max_norm", "1.0",
+        "--algo.advantage.estimator", "rloo", "--algo.kl.init_coef", "1e-3", "--algo.kl.estimator", "k1",
+        "--pure.reward_mode", mode, "--pure.credit.mode", "softmin", "--pure.credit.temperature", "0.1",
+        "--ckpt.save_steps", "1", "--ckpt.save_hf", "--ckpt.path", str(out / "ckpt"),
+        "--ckpt.output_dir", str(out / "final"), "--logger.tensorboard_dir", str(out / "tensorboard"),
+        "--pure.dump_rollouts", str(out / "rollouts"),
+        "--ds.attn_implementation", "sdpa", "--vllm.sync_backend", "gloo",
+    ]  # fmt: skip
+    if mode != "vr":
+        argv += ["--pure.prm.model_name_or_path", models["prm"], "--pure.prm.format", "pure", "--pure.prm.colocate",
+                 "--pure.prm.num_replicas", str(dp), "--pure.prm.num_gpus_per_replica", "0.2"]  # fmt: skip
+    return argv
+
+
+def run(cluster: Path, argv: list[str]) -> dict:
+    """``main(argv)``; returns what the run left: exit code, seconds, and the engines it started."""
+    import ray
+
+    from openrlhf_pure.cli.train_pure_ray import main
+
+    before = set(cluster.glob("*.json"))
+    start = time.perf_counter()
+    code = main(argv)
+    seconds = time.perf_counter() - start
+    gc.collect()  # the run's actor handles are gone: Ray stops the actors; wait for their resources
+    deadline = time.monotonic() + 60
+    while ray.available_resources().get("GPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    engines = sorted(set(cluster.glob("*.json")) - before)
+    return {"code": code, "seconds": seconds, "engines": [(json.loads(p.read_text()), p.with_suffix(".pt"))
+                                                          for p in engines]}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def recipe(cluster, tiny_models, prompts, tmp_path_factory):
+    out = tmp_path_factory.mktemp("recipe")
+    argv = recipe_argv(tiny_models, prompts, out)
+    return {"out": out, "argv": argv, **run(cluster, argv)}
+
+
+@pytest.fixture(scope="module")
+def resumed(cluster, recipe, tmp_path_factory):
+    out = tmp_path_factory.mktemp("resumed")
+    argv = [
+        *recipe["argv"],
+        "--ckpt.load_enable",
+        "--train.num_episodes",
+        "2",
+        "--ckpt.output_dir",
+        str(out / "final"),
+        "--logger.tensorboard_dir",
+        str(out / "tensorboard"),
+        "--pure.dump_rollouts",
+        str(out / "rollouts"),
+    ]
+    return {"out": out, **run(cluster, argv)}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data_parallel(cluster, tiny_models, prompts, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dp2")
+    return {"out": out, **run(cluster, recipe_argv(tiny_models, prompts, out, dp=2))}
+
+
+@pytest.fixture(scope="module")
+def vr_zero3(cluster, tiny_models, prompts, tmp_path_factory):
+    out = tmp_path_factory.mktemp("vr_zero3")
+    return {"out": out, **run(cluster, recipe_argv(tiny_models, str(SHIPPED), out, zero=3, mode="vr"))}
+
+
+# --- what a run left ---------------------------------------------------------------------------
+
+
+def scalars(out: Path) -> dict[str, dict[int, float]]:
+    """TensorBoard scalars of a run: tag -> {step: value}."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    found: dict[str, dict[int, float]] = {}
+    for folder in {p.parent for p in (out / "tensorboard").rglob("events.out.tfevents.*")}:
+        events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+        events.Reload()
+        for tag in events.Tags()["scalars"]:
+            found.setdefault(tag, {}).update({e.step: e.value for e in events.Scalars(tag)})
+    return found
+
+
+def dumps(out: Path) -> list[dict]:
+    return [torch.load(p, weights_only=False) for p in sorted((out / "rollouts").glob("rollouts_*.pt"))]
+
+
+def saved_model(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "model.safetensors"))
+
+
+def check_completed(result: dict, steps: list[int]) -> dict:
+    """The run exited 0 having logged ``steps``, each with a positive gradient norm where its advantages
+    are not all 0 (and 0 where they are: the PPO loss has no other term); returns its scalars."""
+    assert result["code"] == 0
+    logged = scalars(result["out"])
+    norms = logged["train/actor_grad_norm"]
+    assert sorted(norms) == steps
+    for step, batch in zip(steps, dumps(result["out"])):
+        assert (norms[step] > 0) is bool(batch["advantages"].abs().sum() > 0), step
+    return logged
+
+
+def check_engines(result: dict, syncs: int, replicas: int = 1) -> None:
+    """Each engine received ``syncs`` complete weight syncs and now holds the saved final model."""
+    from transformers import AutoModelForCausalLM
+
+    final = saved_model(result["out"] / "final")
+    parameters = len(list(AutoModelForCausalLM.from_pretrained(result["out"] / "final").named_parameters()))
+    assert len(result["engines"]) == replicas
+    for record, weights in result["engines"]:
+        assert record["syncs"] == [parameters] * syncs  # every parameter (tied ones once), every sync
+        assert record["sleep_calls"] >= 2 and record["wake_up_calls"] >= 2  # slept at start and after generating
+        held = torch.load(weights)
+        assert all(torch.equal(held[name], tensor) for name, tensor in final.items())
+
+
+# --- the recipe's layout ---------------------------------------------------------------------
+
+
+def test_the_recipe_layout_trains_two_steps_and_logs_pure(recipe, tiny_models):
+    logged = check_completed(recipe, [1, 2])
+    assert all(v > 0 for v in logged["train/actor_grad_norm"].values())  # PRM rewards: never all 0
+    pure = [tag for tag in logged if tag.startswith("train/pure/")]
+    for tag in ("reward/process", "reward/vr", "steps/mean", "advantages/mean", "hacking/collapse",
+                "prm/truncated_ratio"):  # fmt: skip
+        assert f"train/pure/{tag}" in pure and sorted(logged[f"train/pure/{tag}"]) == [1, 2]
+    ckpt = recipe["out"] / "ckpt"
+    for step in (1, 2):
+        assert (ckpt / "_actor" / f"global_step{step}").is_dir() and (ckpt / f"global_step{step}_hf").is_dir()
+    assert (ckpt / "_actor" / "latest").read_text().strip() == "global_step2"
+    final = saved_model(recipe["out"] / "final")
+    initial = saved_model(Path(tiny_models["policy"]))
+    assert any(not torch.equal(final[k], initial[k].to(final[k].dtype)) for k in initial)  # the policy moved
+
+
+def test_the_engine_received_every_weight_sync_and_holds_the_final_model(recipe):
+    check_engines(recipe, syncs=2)
+
+
+def test_each_prm_replica_scored_once_per_step(recipe, data_parallel):
+    for result, replicas in ((recipe, 1), (data_parallel, 2)):
+        for step, batch in enumerate(dumps(result["out"]), start=1):
+            assert [s["batches"] for s in batch["prm_status"]] == [step] * replicas
+
+
+def test_the_advantages_the_trainer_used_are_the_cores(recipe, tiny_models, tokenizer):
+    from openrlhf_pure.engines.openrlhf.prm_group import PolicyStepScorer, PRMSpec
+
+    scorer = PolicyStepScorer(PRMSpec(tiny_models["prm"], tiny_models["policy"]))
+    batches = dumps(recipe["out"])
+    assert len(batches) == 2
+    for step, batch in enumerate(batches, start=1):
+        recomputed = scorer(batch["prompts"], batch["response_ids"], batch["action_mask"])
+        torch.testing.assert_close(batch["step_scores"][:, : recomputed.shape[1]], recomputed, atol=1e-5, rtol=0)
+        expected = core_advantages(batch, tokenizer, recomputed, "prm_vr")
+        torch.testing.assert_close(batch["advantages"], expected.advantages, atol=1e-5, rtol=1e-5)
+        same = torch.equal(batch["log_probs"], batch["ref_log_probs"])
+        assert same is (step == 1)  # the reference is the initial policy: equal before the first update only
+    assert any(b["step_scores"].shape[1] > 1 for b in batches)  # the tiny policy writes several steps
+
+
+def core_advantages(batch: dict, tokenizer, step_scores, mode: str):
+    """What the core computes for a dumped batch, from the run's flags and the test's own grading."""
+    from openrlhf_pure.core.advantages import AdvantageConfig, compute_advantages
+    from openrlhf_pure.core.credit import CreditConfig
+    from openrlhf_pure.core.grading.grade import grade_response
+    from openrlhf_pure.core.steps import separator_token_ids, split_steps
+
+    ids, mask = batch["response_ids"], batch["action_mask"]
+    rows = len(ids)
+    assert torch.equal(batch["groups"], torch.arange(rows) // N)  # rollouts arrive prompt by prompt
+    assert all(batch["prompts"][i] == batch["prompts"][i - i % N] for i in range(rows))
+    layout = split_steps(ids, mask, separator_token_ids(tokenizer, "\n\n"))
+    rewards = None
+    if step_scores is not None:
+        rewards = torch.zeros(layout.step_mask.shape)
+        rewards[:, : step_scores.shape[1]] = step_scores
+    texts = tokenizer.batch_decode([i[m].tolist() for i, m in zip(ids, mask)], skip_special_tokens=True)
+    correct = [grade_response(t, label["gt_answer"]).correct for t, label in zip(texts, batch["labels"])]
+    visible = [mode == "vr" or label["pure_vr_answer_visible"] for label in batch["labels"]]
+    vr = torch.tensor([float(c) if v and c is not None else math.nan for c, v in zip(correct, visible)])
+    assert batch["kl_coef"] == pytest.approx(1e-3)
+    config = AdvantageConfig(
+        credit=CreditConfig("softmin", 0.1, 1.0),
+        pr_coef=1.0,
+        pr_baseline="token",
+        max_len=MAX_NEW,
+        vr_coef=1.0,
+        vr_estimator="rloo",
+        kl_coef=1e-3,
+        kl_estimator="k1",
+        mask_reward_tokens=True,
+        whiten=True,
+    )  # the run's flags and defaults, spelt out
+    return compute_advantages(mask, config, layout=layout, step_rewards=rewards, verifiable_rewards=vr,
+                              groups=torch.arange(rows) // N, log_probs=batch["log_probs"],
+                              ref_log_probs=batch["ref_log_probs"])  # fmt: skip
+
+
+# --- resume, data parallel, VR on ZeRO-3 ------------------------------------------------------------
+
+
+def test_a_resumed_run_continues_at_the_next_step(recipe, resumed):
+    steps = sorted(scalars(resumed["out"]).get("train/actor_grad_norm", {}))
+    assert steps and steps == list(range(3, 3 + len(steps)))  # not from 1: the checkpoint's step 2 was loaded
+    check_completed(resumed, steps)
+    assert (recipe["out"] / "ckpt" / "_actor" / f"global_step{steps[-1]}").is_dir()
+    check_engines(resumed, syncs=1 + len(steps))  # the resume broadcasts the checkpoint first
+
+
+def test_data_parallel_ranks_engines_and_prm_replicas(data_parallel):
+    logged = check_completed(data_parallel, [1, 2])
+    assert all(v > 0 for v in logged["train/actor_grad_norm"].values())
+    check_engines(data_parallel, syncs=2, replicas=2)
+
+
+def test_pure_vr_on_zero3(vr_zero3, tokenizer):
+    """A tiny policy seldom answers right, so PURE-VR's advantages may all be 0 and the policy stay put;
+    the ZeRO-3 gather and broadcast are still checked tensor by tensor against the saved model."""
+    logged = check_completed(vr_zero3, [1, 2])
+    assert "train/pure/reward/vr" in logged and "train/pure/reward/process" not in logged
+    check_engines(vr_zero3, syncs=2)
+    for batch in dumps(vr_zero3["out"]):  # the shipped training set, through OpenRLHF's prompt loader
+        assert all(p.endswith("put your final answer within \\boxed{}.") for p in batch["prompts"])
+        assert all(set(label) == {"gt_answer", "pure_vr_answer_visible"} for label in batch["labels"])
+        assert batch["step_scores"] is None and batch["prm_status"] is None
+        expected = core_advantages(batch, tokenizer, None, "vr")
+        torch.testing.assert_close(batch["advantages"], expected.advantages, atol=1e-5, rtol=1e-5)
