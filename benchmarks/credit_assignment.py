@@ -9,7 +9,11 @@ math, kept here as a reference: the script checks that both agree before timing 
 
     .venv/bin/python benchmarks/credit_assignment.py [--batch 512 --tokens 8192 --steps 64]
 
-Last line: {"fast_s": ..., "loop_s": ..., "ratio": ...}
+The fast path is timed with torch's default threads and with 1 thread (Ray actors run with
+``OMP_NUM_THREADS=1``; on a shared 2-core machine the multi-threaded figure collapses when the
+other core is busy, the 1-thread one does not), both in the same run.
+
+Last line: {"fast_s": ..., "fast_1thread_s": ..., "threads": ..., "loop_s": ..., "ratio": ..., "ratio_1thread": ...}
 """
 
 from __future__ import annotations
@@ -111,6 +115,16 @@ def loop_path(ids, mask, scores, vr, log_probs, ref_log_probs, group, config):
     return torch.tensor(advantages)
 
 
+def median_seconds(run, repeats: int) -> float:
+    """Median wall time of ``repeats`` calls of ``run``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=512)
@@ -126,21 +140,23 @@ def main() -> None:
     print(f"batch {args.batch} x {args.tokens} tokens, {steps:.1f} steps per response, groups of {args.group}")
 
     fast = fast_path(*data, config)  # warm-up, and the result to check
-    times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        fast_path(*data, config)
-        times.append(time.perf_counter() - start)
-    fast_s = statistics.median(times)
+    threads = torch.get_num_threads()
+    fast_s = median_seconds(lambda: fast_path(*data, config), args.repeats)
+    torch.set_num_threads(1)  # as inside a Ray actor (OMP_NUM_THREADS=1); steady when the other cores are busy
+    fast_1_s = median_seconds(lambda: fast_path(*data, config), args.repeats)
+    torch.set_num_threads(threads)
 
     start = time.perf_counter()
     loop = loop_path(*data, config)
     loop_s = time.perf_counter() - start
     torch.testing.assert_close(fast, loop.float(), atol=2e-3, rtol=2e-3)
     print("fast and loop paths agree (atol 2e-3)")
-    print(f"{'path':<8}{'seconds':>10}")
-    print(f"{'fast':<8}{fast_s:>10.3f}\n{'loop':<8}{loop_s:>10.3f}\nratio: {loop_s / fast_s:.1f}x")
-    print(json.dumps({"fast_s": round(fast_s, 4), "loop_s": round(loop_s, 3), "ratio": round(loop_s / fast_s, 1)}))
+    print(f"{'path':<22}{'seconds':>10}{'loop / path':>13}")
+    for name, seconds in ((f"fast ({threads} threads)", fast_s), ("fast (1 thread)", fast_1_s), ("loop", loop_s)):
+        print(f"{name:<22}{seconds:>10.3f}{loop_s / seconds:>12.1f}x")
+    print(json.dumps({"fast_s": round(fast_s, 4), "fast_1thread_s": round(fast_1_s, 4), "threads": threads,
+                      "loop_s": round(loop_s, 3), "ratio": round(loop_s / fast_s, 1),
+                      "ratio_1thread": round(loop_s / fast_1_s, 1)}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ defaults and meaning; the parser is OpenRLHF's own, see ``engines.openrlhf.args`
 Steps: parse; PURE's checks of the raw arguments; OpenRLHF's own normalisation and checks;
 PURE's checks of the result (paths, batch divisibility, GPUs, PRM placement, algorithm options).
 Every problem is printed on its own line (exit status 2). With ``--dry_run`` the resolved
-configuration and the placement plan are printed and nothing is started; otherwise the run
-starts (``engines.openrlhf.launch.train_pure``).
+configuration, the placement plan and the memory estimate of one colocated GPU
+(``engines.openrlhf.capacity``; a warning when it cannot fit ``--pure.gpu_memory_gb``, or when
+prompts and responses can outgrow the PRM's context) are printed and nothing is started;
+otherwise the run starts (``engines.openrlhf.launch.train_pure``).
 """
 
 from __future__ import annotations
@@ -70,9 +72,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(errors)} problem(s) in the configuration; nothing was started", file=sys.stderr)
         return 2
     if args.dry_run:
-        print(json.dumps({"config": namespace_to_dict(args), "placement": placement_plan(args)}, indent=2, default=str))
+        from openrlhf_pure.engines.openrlhf.capacity import capacity_report
+
+        plan = placement_plan(args)
+        plan["memory"], warnings = capacity_report(args)
+        print(json.dumps({"config": namespace_to_dict(args), "placement": plan}, indent=2, default=str))
         for note in notes(args):
             print(f"note: {note}")
+        for warning in warnings:
+            print(f"warning: {warning}")
         print("dry run: configuration is valid; nothing was started")
         return 0
     from openrlhf_pure.engines.openrlhf.launch import train_pure

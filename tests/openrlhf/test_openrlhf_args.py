@@ -116,6 +116,8 @@ def test_valid_configuration_resolves_with_openrlhf_normalisation(paths):
         (["--critic.model_name_or_path", "c"], "--critic.model_name_or_path is not supported"),
         (["--train.async_enable"], "--train.async_enable is not supported"),
         (["--rollout.max_new_tokens", "4096"], "--data.max_len 2048 (prompt + response) must exceed"),
+        (["--pure.prm.max_length", "0"], "--pure.prm.max_length must be >= 1"),
+        (["--pure.gpu_memory_gb", "0"], "--pure.gpu_memory_gb must be > 0"),
     ],
 )
 def test_invalid_combination_gets_one_clear_message(paths, flags, message):
@@ -145,3 +147,54 @@ def test_dry_run_prints_the_plan_and_starts_nothing(paths, capsys):
     assert "dry run: configuration is valid" in out
     assert main([*valid_argv(paths), "--train.micro_batch_size", "3", "--dry_run"]) == 2
     assert "1 problem(s)" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def qwen_math_shape(tmp_path_factory):
+    """A config of Qwen2.5-Math-1.5B's shape (4,096 positions), saved without weights; its parameter count."""
+    import torch
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    folder = tmp_path_factory.mktemp("qwen_math_shape")
+    config = Qwen2Config(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+                         num_key_value_heads=2, vocab_size=151936, max_position_embeddings=4096,
+                         tie_word_embeddings=True)  # fmt: skip
+    config.save_pretrained(folder)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    return str(folder), sum(p.numel() for p in model.parameters()), sum(p.numel() for p in model.model.parameters())
+
+
+def test_dry_run_estimates_one_colocated_gpu_and_warns_when_it_cannot_fit(paths, qwen_math_shape, capsys):
+    folder, params, backbone = qwen_math_shape
+    argv = [*valid_argv(paths), "--actor.model_name_or_path", folder, "--pure.prm.model_name_or_path", folder,
+            "--actor.num_gpus_per_node", "2", "--ref.num_gpus_per_node", "2", "--vllm.num_engines", "2",
+            "--train.colocate_all", "--vllm.enable_sleep", "--ds.enable_sleep", "--ds.zero_stage", "2",
+            "--vllm.gpu_memory_utilization", "0.5", "--pure.prm.colocate", "--pure.prm.num_replicas", "2",
+            "--pure.prm.num_gpus_per_replica", "0.2", "--rollout.max_new_tokens", "3072", "--data.max_len", "4096",
+            "--train.micro_batch_size", "2", "--dry_run"]  # fmt: skip
+    assert main([*argv, "--pure.gpu_memory_gb", "80"]) == 0
+    out = capsys.readouterr().out
+    memory = json.loads(out[: out.rindex("}") + 1])["placement"]["memory"]
+    assert memory["parameters"] == {"actor": params, "prm": backbone} and 1.5e9 < params < 1.6e9
+    gib = memory["per_gpu"]["gib"]
+    expected = {
+        "actor_weights": params * 2,
+        "actor_gradients": params * 2 / 2,
+        "actor_adam": params * 12 / 2,
+        "reference": params * 2,
+        "prm": backbone * 2,
+    }  # bf16, ZeRO-2 over 2 ranks, one PRM per GPU
+    assert {k: gib[k] for k in expected} == {k: round(v / 2**30, 3) for k, v in expected.items()} and gib["vllm"] == 40
+    phases = memory["per_gpu"]["phases_gib"]
+    assert memory["per_gpu"]["peak_phase"] == "generation"  # vLLM's half GPU beside the bf16 weights
+    assert phases["generation"] == pytest.approx(40 + gib["actor_weights"] + gib["reference"] + gib["prm"], abs=2e-3)
+    assert "warning:" not in out
+
+    assert main([*argv, "--pure.gpu_memory_gb", "24"]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "does not fit 24 GB (--pure.gpu_memory_gb)" in warnings[0]
+
+    assert main([*argv, "--data.max_len", "5120"]) == 0  # prompts of up to 2,048 tokens and 3,072 generated
+    out = capsys.readouterr().out
+    assert "more than the PRM's context of 4096" in out and "--pure.prm.overflow truncate applies" in out

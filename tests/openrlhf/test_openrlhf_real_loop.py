@@ -156,20 +156,15 @@ def vr_zero3(cluster, tiny_models, prompts, tmp_path_factory):
 
 
 def scalars(out: Path) -> dict[str, dict[int, float]]:
-    """TensorBoard scalars of a run: tag -> {step: value}."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from openrlhf_pure.engines.openrlhf.run_check import read_scalars
 
-    found: dict[str, dict[int, float]] = {}
-    for folder in {p.parent for p in (out / "tensorboard").rglob("events.out.tfevents.*")}:
-        events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
-        events.Reload()
-        for tag in events.Tags()["scalars"]:
-            found.setdefault(tag, {}).update({e.step: e.value for e in events.Scalars(tag)})
-    return found
+    return read_scalars(out / "tensorboard")
 
 
 def dumps(out: Path) -> list[dict]:
-    return [torch.load(p, weights_only=False) for p in sorted((out / "rollouts").glob("rollouts_*.pt"))]
+    from openrlhf_pure.engines.openrlhf.run_check import read_dumps
+
+    return read_dumps(out / "rollouts")
 
 
 def saved_model(folder: Path) -> dict[str, torch.Tensor]:
@@ -225,6 +220,15 @@ def test_the_recipe_layout_trains_two_steps_and_logs_pure(recipe, tiny_models):
 
 def test_the_engine_received_every_weight_sync_and_holds_the_final_model(recipe):
     check_engines(recipe, syncs=2)
+
+
+def test_the_smoke_checks_pass_on_the_run(recipe, capsys):
+    from openrlhf_pure.cli.check_run import main
+
+    assert main([str(recipe["out"]), "--steps", "2", "--prm-device", "cpu"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len([line for line in lines if line.startswith("ok  ")]) == 9 and json.loads(lines[-1])["ok"] is True
+    assert main([str(recipe["out"]), "--steps", "3", "--prm-device", "cpu"]) == 1  # a step short
 
 
 def test_each_prm_replica_scored_once_per_step(recipe, data_parallel):

@@ -95,3 +95,30 @@ def test_prm_recipe_without_prm_says_what_to_set(tmp_path):
     env.pop("PRM", None)
     done = subprocess.run(["bash", str(SCRIPTS / "pure_prm_qwen2.5-7b.sh")], capture_output=True, text=True, env=env)
     assert done.returncode == 2 and "set PRM to a PURE-format process reward model" in done.stderr
+
+
+def test_gpu_smoke_runs_the_recipe_layout_small_with_a_checkpoint_every_step(tmp_path):
+    (tmp_path / "model").mkdir()
+    env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path / "model"), GPUS_PER_NODE="2",
+               OUTPUT=str(tmp_path / "out"), STEPS="3")  # fmt: skip
+    env.pop("PRM", None)  # the policy itself, with a new head
+    done = subprocess.run(["bash", str(SCRIPTS / "gpu_smoke.sh")], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = config_of(done.stdout)
+    config, placement = out["config"], out["placement"]
+    assert (config["rollout"]["batch_size"], config["rollout"]["n_samples_per_prompt"]) == (4, 4)
+    assert config["train"]["batch_size"] == 16 and config["data"]["max_samples"] == 12  # 3 steps of one update
+    assert config["ckpt"]["save_steps"] == 1 and config["pure"]["dump_rollouts"] == str(tmp_path / "out" / "rollouts")
+    assert config["train"]["colocate_all"] and config["vllm"]["enable_sleep"] and config["ds"]["enable_sleep"]
+    assert config["pure"]["prm"]["model_name_or_path"] == str(tmp_path / "model") and config["pure"]["prm"]["colocate"]
+    assert placement["total_gpus"] == 2 and "memory" in placement
+    assert f"-m openrlhf_pure.cli.check_run {tmp_path / 'out'} --steps 3" in done.stdout
+
+    (tmp_path / "out" / "ckpt").mkdir(parents=True)
+    refused = subprocess.run(["bash", str(SCRIPTS / "gpu_smoke.sh")], capture_output=True, text=True,
+                             env=dict(env, DRY_RUN="0"), timeout=60)  # fmt: skip
+    assert refused.returncode == 2 and "already holds a run" in refused.stderr
+    without_gpus = {k: v for k, v in env.items() if k not in ("GPUS_PER_NODE", "DRY_RUN")}
+    without_gpus["PATH"] = "/usr/bin:/bin"  # no nvidia-smi
+    refused = subprocess.run(["bash", str(SCRIPTS / "gpu_smoke.sh")], capture_output=True, text=True, env=without_gpus)
+    assert refused.returncode == 2 and "no GPU found" in refused.stderr

@@ -156,6 +156,8 @@ def check_prm(args) -> list[str]:
         )
     if prm.max_tokens_per_batch < 1 or prm.max_restarts < 0:
         errors.append("--pure.prm.max_tokens_per_batch must be >= 1 and --pure.prm.max_restarts >= 0")
+    if prm.max_length is not None and prm.max_length < 1:
+        errors.append(f"--pure.prm.max_length must be >= 1 (the PRM's context in tokens), got {prm.max_length}")
     if prm.colocate:
         bundles = args.actor.num_nodes * args.actor.num_gpus_per_node
         if not (args.train.colocate_actor_ref or args.train.colocate_all):
@@ -181,6 +183,8 @@ def check_algorithm(args) -> list[str]:
     fraction = args.pure.vr.visible_fraction
     if fraction is not None and not 0.0 <= fraction <= 1.0:
         errors.append(f"--pure.vr.visible_fraction must lie in [0, 1], got {fraction}")
+    if not args.pure.gpu_memory_gb > 0:
+        errors.append(f"--pure.gpu_memory_gb must be > 0, got {args.pure.gpu_memory_gb}")
     if not args.pure.step_separator:
         errors.append("--pure.step_separator must not be empty")
     return errors
@@ -207,4 +211,6 @@ def notes(args) -> list[str]:
         out.append("--reward.remote_url: its rewards serve evaluation only; PURE computes the training rewards")
     if args.data.apply_chat_template:
         out.append("--data.apply_chat_template: PURE's recipes prompt without a chat template")
+    if args.pure.prm.offload and not args.pure.prm.colocate:
+        out.append("--pure.prm.offload without --pure.prm.colocate: the PRM's own GPUs are freed for nothing")
     return out
