@@ -216,3 +216,13 @@ def test_a_reference_forward_that_skips_the_interception_fails_loudly(monkeypatc
     monkeypatch.setattr(PureExperienceMaker, "_dispatch_forward", RemoteExperienceMaker._dispatch_forward)
     with pytest.raises(RuntimeError, match="without calling RemoteExperienceMaker._dispatch_forward"):
         make_experiences(models, groups, grader, tokenizer, "prm_vr")
+
+
+def test_a_non_finite_input_stops_the_step_before_the_update(openrlhf_env):
+    from openrlhf_pure.engines.openrlhf.experience_maker import require_finite
+
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    padded = torch.tensor([[-0.1, -0.2, math.nan], [-0.3, math.inf, 0.0]])  # non-finite only off the mask
+    require_finite(mask, log_probs=padded, ref_log_probs=None, step_rewards=torch.zeros(2, 1))
+    with pytest.raises(RuntimeError, match=r"ref_log_probs holds 1 NaN or infinite values \(rows \[1\]\)"):
+        require_finite(mask, log_probs=padded, ref_log_probs=torch.tensor([[0.0, 0.0, 0.0], [math.nan, 0.0, 0.0]]))

@@ -14,6 +14,8 @@ What changes against OpenRLHF 0.11.2 (everything else, the model dispatch includ
   :func:`~openrlhf_pure.core.advantages.compute_advantages` on the whole batch: step splitting,
   credit assignment (softmin / min / sum / future_min), process baseline, RLOO (or GRPO) on VR,
   KL reward penalty (coefficient from OpenRLHF's KL controller), reward-token masking, whitening.
+  A NaN or infinite PRM score or log-prob stops the step (:func:`require_finite`) before it
+  could turn every advantage, and then the policy's weights, into NaN.
 
 Logging goes through OpenRLHF's own path: ``experience.info`` holds (B,) tensors that the
 actor's ``ppo_train`` averages sample-weighted and that reach wandb/TensorBoard as
@@ -59,6 +61,21 @@ HISTORY = 100  # batches of metrics kept for the trend detectors
 def pad_right(tensors: list[torch.Tensor], width: int, value=0) -> torch.Tensor:
     """Concatenate (b_i, w_i) tensors along rows, right-padded to ``width`` -> (sum b_i, width)."""
     return torch.cat([torch.nn.functional.pad(t, (0, width - t.shape[1]), value=value) for t in tensors])
+
+
+def require_finite(action_mask: torch.Tensor, **tensors: torch.Tensor | None) -> None:
+    """Raise if a (B, A) input on the action mask, or a (B, S) one anywhere, holds NaN or inf: one
+    non-finite value makes every advantage of the batch NaN (whitening) and then the policy's weights."""
+    for name, values in tensors.items():
+        if values is None:
+            continue
+        bad = ~torch.isfinite(values)
+        if values.shape == action_mask.shape:
+            bad &= action_mask
+        if bad.any():
+            rows = bad.any(dim=1).nonzero().flatten().tolist()
+            raise RuntimeError(f"{name} holds {int(bad.sum())} NaN or infinite values (rows {rows[:8]}): the step "
+                               f"would train on NaN advantages; stopping before the update")  # fmt: skip
 
 
 @dataclass
@@ -232,6 +249,7 @@ class PureExperienceMaker(RemoteExperienceMaker):
         if pending.ref_log_probs is not None:
             log_probs = pad_right([e.action_log_probs.float() for e in experiences], batch.width)
             ref_log_probs = pad_right([r.float() for r in pending.ref_log_probs], batch.width)
+        require_finite(batch.action_mask, step_rewards=step_rewards, log_probs=log_probs, ref_log_probs=ref_log_probs)
         kl_coef = self.kl_ctl.value if log_probs is not None else 0.0
         config = replace(settings.advantage, kl_coef=float(kl_coef))
         index = torch.tensor([i for e in experiences for i in e.index])

@@ -281,10 +281,6 @@ class PRMGroup:
         """Load every replica's scorer (in parallel); returns their statuses."""
         return ray.get([replica.ready.remote() for replica in self.replicas])
 
-    def empty_cache(self) -> None:
-        """Empty every live replica's CUDA cache (OpenRLHF's memory call)."""
-        ray.get([r.empty_cache.remote() for r, ok in zip(self.replicas, self.alive) if ok])
-
     def status(self) -> list[dict | None]:
         """Each replica's status, None for a replica given up on."""
         return [ray.get(r.status.remote()) if ok else None for r, ok in zip(self.replicas, self.alive)]
