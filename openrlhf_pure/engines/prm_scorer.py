@@ -206,9 +206,8 @@ class PRMScorer:
                 continue
             if self.config.overflow == "error":
                 raise ValueError(
-                    f"PRM input {i} has {len(seq)} tokens (prompt, response and step endings), more than the "
-                    f"PRM's context of {limit}: shorten the prompts or --rollout.max_new_tokens, or choose "
-                    f"--pure.prm.overflow truncate"
+                    f"PRM input {i} has {len(seq)} tokens (prompt, response and step endings), more than "
+                    f"max_length={limit} (the PRM's context)"
                 )
             seqs[k], _ = truncate_input(seq, limit)
             self.truncated += 1

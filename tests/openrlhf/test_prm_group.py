@@ -80,6 +80,9 @@ def test_inputs_past_the_prms_context_are_counted_through_the_group(ray_noset, t
     pending = group.submit(prompts, ids, mask)
     scores = group.collect(pending)
     assert 0 < pending.truncated == sum(n > 12 for n in lengths) < 3 and scores.shape == (3, 3)
+    strict = PolicyStepScorer(PRMSpec(tiny_models["prm"], tiny_models["policy"], max_length=12))  # overflow "error"
+    with pytest.raises(ValueError, match=r"more than max_length=12 .*or choose --pure.prm.overflow truncate"):
+        strict(prompts, ids, mask)
 
 
 def test_a_replica_without_gpus_never_calls_cuda(monkeypatch, tiny_models, tokenizer):

@@ -135,7 +135,7 @@ def test_score_responses_splits_text_with_the_policy_tokenizer(prm, other_tokeni
 def test_inputs_past_the_context_are_refused_or_truncated_and_counted(prm):
     long = PRMInput(list(range(2, 14)), [3, 7, 11])  # 12 tokens, step labels at 3, 7 and 11
     refuse = PRMScorer(prm, config=ScorerConfig(max_length=10))
-    with pytest.raises(ValueError, match="PRM input 1 has 12 tokens .* more than the PRM's context of 10"):
+    with pytest.raises(ValueError, match=r"PRM input 1 has 12 tokens .* more than max_length=10 \(the PRM's context\)"):
         refuse.score_inputs([PRMInput([1] * 5, [4]), long])
     cut = PRMScorer(prm, config=ScorerConfig(max_length=10, overflow="truncate"))
     _, scores = cut.score_inputs([PRMInput([1] * 5, [4]), long])

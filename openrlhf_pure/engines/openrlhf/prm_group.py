@@ -140,7 +140,15 @@ class PolicyStepScorer:
         from openrlhf_pure.core.steps import split_steps
 
         layout = split_steps(response_ids, action_mask, self.separator_ids)
-        return self.scorer.score_policy_tokens(prompts, response_ids, layout)
+        try:
+            return self.scorer.score_policy_tokens(prompts, response_ids, layout)
+        except ValueError as err:
+            if "(the PRM's context)" not in str(err):
+                raise
+            raise ValueError(
+                f"{err}: shorten the prompts or --rollout.max_new_tokens, raise --pure.prm.max_length "
+                f"if the PRM allows it, or choose --pure.prm.overflow truncate"
+            ) from err
 
     @property
     def truncated(self) -> int:
