@@ -115,8 +115,7 @@ class StepAligner:
         """Token path: (B,) prompts and step token lists -> (B,) :class:`PRMInput` or None."""
         fmt, tok = self.step_format, self.prm_tokenizer
         rows = [i for i, s in enumerate(steps) if s]
-        prefix_texts = [fmt.render_prefix(prompts[i], tok) for i in rows]
-        prefixes = tok(prefix_texts, add_special_tokens=not fmt.chat_template)["input_ids"] if rows else []
+        prefixes = fmt.encode_prefixes(tok, [prompts[i] for i in rows])
         out: list[PRMInput | None] = [None] * len(steps)
         for row, i in enumerate(rows):
             ids, labels = list(prefixes[row]), []
@@ -181,11 +180,16 @@ class StepAligner:
         if tail not in self._tails:
             if len(self._tails) >= _TAIL_CACHE_LIMIT:
                 self._tails.clear()
+            fmt = self.step_format
             text = self.policy_tokenizer.decode(list(tail), clean_up_tokenization_spaces=False)
-            rendered = self.step_format.render_step(text)
+            rendered = fmt.render_step(text)
             enc = self.prm_tokenizer(rendered, add_special_tokens=False, return_offsets_mapping=True)
-            mark = len(rendered) - len(self.step_format.step_ending) + self.step_format.label_char
-            self._tails[tail] = (enc["input_ids"], label_token_index(enc["offset_mapping"], mark))
+            if fmt.ending_as_token:  # the ending is a token of its own, after the step's tokens
+                ids = enc["input_ids"] + fmt.ending_ids(self.prm_tokenizer)
+                self._tails[tail] = (ids, len(ids) - 1)
+            else:
+                mark = len(rendered) - len(fmt.step_ending) + fmt.label_char
+                self._tails[tail] = (enc["input_ids"], label_token_index(enc["offset_mapping"], mark))
         return self._tails[tail]
 
     def _check_ids(self, response_ids: torch.Tensor, layout: StepLayout) -> None:

@@ -32,7 +32,7 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prm_path(tmp_path_factory, tiny_policy_dir):
     """A tiny PRM on the policy's vocabulary (a fixed random head), saved to disk."""
-    prm = ProcessRewardModel.from_pretrained(str(tiny_policy_dir))
+    prm = ProcessRewardModel.from_pretrained(str(tiny_policy_dir), new_head=True)
     torch.manual_seed(3)
     torch.nn.init.normal_(prm.model.score.weight, std=0.5)
     path = tmp_path_factory.mktemp("prm")

@@ -19,7 +19,7 @@ def save_prm(root: Path, tokenizer, head_std: float) -> str:
     """A tiny PRM whose head is zero (every score exactly 0) or random (varied scores)."""
     tiny_causal_lm(len(tokenizer), seed=4).save_pretrained(root / "base")
     tokenizer.save_pretrained(root / "base")
-    prm = ProcessRewardModel.from_pretrained(str(root / "base"))
+    prm = ProcessRewardModel.from_pretrained(str(root / "base"), new_head=True)
     torch.manual_seed(7)
     for param in prm.model.score.parameters():
         torch.nn.init.normal_(param, std=head_std) if head_std else torch.nn.init.zeros_(param)

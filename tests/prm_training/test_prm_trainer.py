@@ -33,7 +33,7 @@ def trained(tmp_path_factory, tokenizer):
     base = tmp_path_factory.mktemp("base")
     tiny_causal_lm(len(tokenizer), seed=5).save_pretrained(base)
     tokenizer.save_pretrained(base)
-    prm = ProcessRewardModel.from_pretrained(str(base))
+    prm = ProcessRewardModel.from_pretrained(str(base), new_head=True)
     out = tmp_path_factory.mktemp("prm_run")
     config = PRMTrainConfig(output_dir=str(out), max_steps=40, rows_per_step=32, lr=3e-3, weight_decay=0.0,
                             eval_every=40, save_every=20, progress=False)  # fmt: skip
