@@ -196,3 +196,15 @@ def detect_family(path: str, config: dict | None = None) -> tuple[str, str]:
         f"name. Set {FAMILY_FLAG} to one of: {', '.join(PRM_FAMILIES.names())} (math_shepherd and rlhflow "
         f"are plain causal LMs: their checkpoints need the flag unless loaded by their published names)"
     )
+
+
+def family_problem(flag: str, path: str, family: str | None) -> str | None:
+    """Why the family of a local PRM folder cannot be detected, as a message naming ``flag``; None when
+    it can, when ``family`` is given, or when ``path`` is not a local model folder (checked at load time)."""
+    if family is not None or not (Path(path).expanduser() / "config.json").is_file():
+        return None
+    try:
+        detect_family(path)
+    except PRMFamilyError as err:
+        return f"{flag}: {err}"
+    return None
