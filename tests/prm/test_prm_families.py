@@ -51,6 +51,14 @@ def write_published(path, modules: dict, config: dict, tokenizer) -> None:
     tokenizer.save_pretrained(str(path))
 
 
+def save_plain(path, model, tokenizer):
+    """A checkpoint with a transformers class of its own, saved as its authors would."""
+    path.mkdir()
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
 def qwen2_config(vocab: int, **extra) -> dict:
     return {**Qwen2Config(vocab_size=vocab, **SIZES).to_dict(), "tie_word_embeddings": False, **extra}
 
@@ -64,10 +72,7 @@ def published(tmp_path_factory, prm_tokenizer):
     tok = copy.deepcopy(prm_tokenizer)
     model = Qwen2ForTokenClassification(Qwen2Config(vocab_size=len(tok), num_labels=2, **SIZES)).eval()
     torch.nn.init.normal_(model.score.weight, std=0.5)
-    (root / "pure").mkdir()
-    model.save_pretrained(root / "pure")
-    tok.save_pretrained(root / "pure")
-    out["pure"] = (root / "pure", tok, model)
+    out["pure"] = (save_plain(root / "pure", model, tok), tok, model)
     # 2. Qwen2.5-Math-PRM: remote-code Qwen2ForProcessRewardModel, score = Linear(h, h), ReLU, Linear(h, 2); no lm_head
     tok = copy.deepcopy(prm_tokenizer)
     tok.add_tokens(["<extra_0>"], special_tokens=True)
@@ -86,19 +91,13 @@ def published(tmp_path_factory, prm_tokenizer):
     # 3. Math-Shepherd: a plain MistralForCausalLM
     tok = copy.deepcopy(prm_tokenizer)
     model = MistralForCausalLM(MistralConfig(vocab_size=len(tok), **SIZES)).eval()
-    (root / "math_shepherd").mkdir()
-    model.save_pretrained(root / "math_shepherd")
-    tok.save_pretrained(root / "math_shepherd")
-    out["math_shepherd"] = (root / "math_shepherd", tok, model)
+    out["math_shepherd"] = (save_plain(root / "math_shepherd", model, tok), tok, model)
     # 4. RLHFlow: a plain LlamaForCausalLM with Llama-3.1's chat layout
     tok = copy.deepcopy(prm_tokenizer)
     tok.add_tokens(["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"], special_tokens=True)
     tok.chat_template = LLAMA3_TEMPLATE
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), **SIZES)).eval()
-    (root / "rlhflow").mkdir()
-    model.save_pretrained(root / "rlhflow")
-    tok.save_pretrained(root / "rlhflow")
-    out["rlhflow"] = (root / "rlhflow", tok, model)
+    out["rlhflow"] = (save_plain(root / "rlhflow", model, tok), tok, model)
     # 5. Skywork-o1-Open-PRM: Qwen2ForPrmModel = causal LM + v_head.summary = Linear(h, 1)
     tok = copy.deepcopy(prm_tokenizer)
     tok.bos_token = "<|endoftext|>"  # Skywork's recipe writes bos_token + problem + "\n"
