@@ -56,6 +56,7 @@ from openrlhf_pure.models.step_formats import StepFormat, add_format_tokens, che
 logger = logging.getLogger(__name__)
 
 CONFIG_KEY = "pure_prm"
+DEFAULT_SCORES = {2: "p_diff", 1: "sigmoid"}  # a head's score when its family's does not apply (by head width)
 LABELS = {INCORRECT: "incorrect", CORRECT: "correct"}
 
 
@@ -97,7 +98,7 @@ class ProcessRewardModel(torch.nn.Module):
             ``prm_heads.native_model_class`` (heads "two_layer", "value").
         tokenizer: its fast tokenizer (holding the format's special tokens).
         step_format: a registered format name or a :class:`StepFormat`.
-        score: a ``SCORE_FUNCTIONS`` name; None: the family's (else "p_diff").
+        score: a ``SCORE_FUNCTIONS`` name; None: the family's (else "p_diff", or "sigmoid" for a value head).
         head: a ``prm_heads.HEADS`` name; None takes the format's.
         score_transform: a ``SCORE_TRANSFORMS`` name or "auto" (``prm_scores``).
         family: the ``prm_families`` name, for reports (None: not a published family).
@@ -112,7 +113,8 @@ class ProcessRewardModel(torch.nn.Module):
         self.family = family
         self.head = head or self.step_format.head
         spec = HEADS.get(self.head)
-        self.score_name = score or (PRM_FAMILIES.get(family).score if family else "p_diff")
+        family_score = PRM_FAMILIES.get(family).score if family and PRM_FAMILIES.get(family).head == self.head else None
+        self.score_name = score or family_score or DEFAULT_SCORES[spec.width]
         self.score_fn = SCORE_FUNCTIONS.get(self.score_name)
         if self.score_fn.width != spec.width:
             raise ValueError(f"score {self.score_name!r} reads {self.score_fn.width} head outputs; the {self.head} "
@@ -253,9 +255,6 @@ class ProcessRewardModel(torch.nn.Module):
         check_tokenizer(str(path), tokenizer, fmt)
         model.to(device).eval()
         return cls(model, tokenizer, fmt, score=score, head=head, score_transform=score_transform, family=fam.name)
-
-
-DEFAULT_SCORES = {2: "p_diff", 1: "sigmoid"}  # a head's score when its family's does not apply (by head width)
 
 
 def check_tokenizer(path: str, tokenizer, step_format: StepFormat) -> None:

@@ -22,8 +22,9 @@ Detection (:func:`detect_family`) reads the checkpoint's ``config.json``; the fi
    tensor headers are readable, the family's head keys must be among them (so Qwen's outcome
    RM, also a ``Qwen2ForRewardModel``, is not taken for Skywork's PRM);
 3. ``auto_map``: the same class names in the remote-code references;
-4. the published name (the path's last ``org/name``, or the config's ``_name_or_path``):
-   Math-Shepherd and RLHFlow are plain causal LMs, which only their names place.
+4. the published name (the path's last ``org/name``, or the config's ``_name_or_path``; or the
+   folder name alone when only one family publishes it): Math-Shepherd and RLHFlow are plain
+   causal LMs, which only their names place.
 
 Otherwise :class:`PRMFamilyError` names what was found and the flag to set.
 """
@@ -153,12 +154,16 @@ def detect_auto_map(config: dict, path: str) -> str | None:
 
 @DETECTORS.register("published name")
 def detect_name(config: dict, path: str) -> str | None:
-    """A published checkpoint name: the path's last two parts or the config's ``_name_or_path``."""
-    names = {"/".join(Path(str(path)).parts[-2:]).lower(), str(config.get("_name_or_path", "")).lower()}
+    """A published checkpoint name: the path's last ``org/name`` or the config's ``_name_or_path``, else
+    the folder name alone when it belongs to one family only (a local copy such as ``/models/NAME``)."""
+    tails = [Path(str(path)).parts[-2:], Path(str(config.get("_name_or_path", ""))).parts[-2:]]
+    names = {"/".join(t).lower() for t in tails if t}
     for family in families():
         if names & {c.lower() for c in family.checkpoints}:
             return family.name
-    return None
+    folders = {t[-1].lower() for t in tails if t}
+    owners = {f.name for f in families() for c in f.checkpoints if c.rsplit("/", 1)[-1].lower() in folders}
+    return owners.pop() if len(owners) == 1 else None
 
 
 def read_config(path: str) -> dict:

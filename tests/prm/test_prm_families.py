@@ -27,9 +27,10 @@ from transformers import (
 )
 
 from openrlhf_pure.core.steps import separator_token_ids, split_steps
-from openrlhf_pure.engines.prm_scorer import PRMScorer
+from openrlhf_pure.engines.prm_scorer import PRMScorer, ScorerConfig, plan_packed
 from openrlhf_pure.models.prm import ProcessRewardModel
 from openrlhf_pure.models.prm_families import detect_family
+from openrlhf_pure.models.step_formats import encode_steps
 
 PROMPTS = ["Compute (12 + 30) * 4.", "What is 5 * 3 - 4?"]
 STEPS = [["We add first:\n\n", "12 + 30 = 42.\n\n", "Then 42 * 4 = 168.\n\n", "So \\boxed{168}."],
@@ -190,9 +191,34 @@ def test_each_family_scores_as_its_model_card_computes(published, family):
     path, tok, reference = published[family]
     prm = load(published, family, score_transform="none")
     assert prm.family == family
-    got = PRMScorer(prm).score_steps(PROMPTS, STEPS)  # packed: both solutions share one row
+    got = PRMScorer(prm, config=ScorerConfig(row_tokens=4096)).score_steps(PROMPTS, STEPS)  # both in one packed row
     for prompt, body, row in zip(PROMPTS, BODIES, got):
         torch.testing.assert_close(row, CARDS[family](tok, reference, prompt, body), rtol=0, atol=1e-5)
+
+
+def test_the_card_comparison_packs_both_solutions_into_one_row(published):
+    prm = load(published, "skywork")
+    lengths = [len(x) for x in encode_steps(prm.step_format, prm.tokenizer, PROMPTS, STEPS)]
+    assert [len(row) for batch in plan_packed(lengths, 4096, 16384) for row in batch] == [2]
+
+
+@pytest.mark.parametrize(
+    "name, family",
+    [
+        ("RLHFlow/Llama3.1-8B-PRM-Deepseek-Data", "rlhflow"),
+        ("models/math-shepherd-mistral-7b-prm", "math_shepherd"),
+        ("local/Qwen2.5-Math-7B-PRM800K", None),
+    ],  # fmt: skip
+)
+def test_plain_causal_lms_are_placed_by_their_published_names(name, family):
+    from openrlhf_pure.models.prm_families import PRMFamilyError
+
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+    if family is None:  # Qwen's and PURE's PRM800K models share this folder name: no guess
+        with pytest.raises(PRMFamilyError, match="cannot tell"):
+            detect_family(name, config)
+    else:
+        assert detect_family(name, config) == (family, "published name")
 
 
 @pytest.mark.parametrize("family", ["pure", "qwen_prm", "skywork"])
