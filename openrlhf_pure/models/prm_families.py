@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from openrlhf_pure.core.registry import Registry
 from openrlhf_pure.models.prm_heads import HEADS, checkpoint_shapes
@@ -122,7 +123,7 @@ def _by_class_names(names: list[str], path: str) -> str | None:
     if shapes is None:
         return matched[0].name
     for family in matched:
-        if set(HEADS.get(family.head).shapes(_Hidden(0))) <= set(shapes):
+        if set(HEADS.get(family.head).shapes(SimpleNamespace(hidden_size=0))) <= set(shapes):  # key names only
             return family.name
     head_like = sorted(k for k in shapes if not k.startswith(("model.", "transformer.")))
     raise PRMFamilyError(
@@ -130,13 +131,6 @@ def _by_class_names(names: list[str], path: str) -> str | None:
         f"that head's weights (non-backbone keys found: {head_like or 'none'}); if it is a PRM of another "
         f"family, set {FAMILY_FLAG}"
     )
-
-
-class _Hidden:
-    """A stand-in config for reading head key names (shapes unused)."""
-
-    def __init__(self, hidden: int):
-        self.hidden_size = hidden
 
 
 @DETECTORS.register("architectures")
