@@ -95,3 +95,16 @@ def test_prm_recipe_without_prm_says_what_to_set(tmp_path):
     env.pop("PRM", None)
     done = subprocess.run(["bash", str(SCRIPTS / "pure_prm_qwen2.5-7b.sh")], capture_output=True, text=True, env=env)
     assert done.returncode == 2 and "set PRM to a PURE-format process reward model" in done.stderr
+
+
+def test_a_recipe_with_a_preset_leaves_the_advantage_options_to_it(tmp_path):
+    from openrlhf_pure.core.advantages import AdvantageConfig
+
+    (tmp_path / "policy").mkdir()
+    env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path / "policy"), PRM=str(tmp_path),
+               OUTPUT=str(tmp_path / "out"), PRESET="authors_verl")  # fmt: skip
+    done = subprocess.run(["bash", str(SCRIPTS / "pure_prm_vr_qwen2.5-7b.sh")], capture_output=True, text=True,
+                          env=env, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    advantage = config_of(done.stdout)["config"]["pure"]["advantage"]
+    assert advantage == AdvantageConfig.preset("authors_verl").with_overrides({"max_len": 8192}).to_dict()
