@@ -166,7 +166,7 @@ class AdvantageResult:
 
     Attributes:
         advantages:    (B, T) float, 0 on padding (and on reward tokens when masked).
-        returns:       (B, T) float, reverse cumsum of ``token_rewards``.
+        returns:       (B, T) float, ``token_returns`` of ``token_rewards``, less any ``return_baseline``.
         token_rewards: (B, T) float, all reward terms per token (process, verifiable, KL).
         advantage_mask:(B, T) bool, tokens whose advantage may be non-zero.
         step_returns:  (B, S) float or None, the credit mode's step returns (before coefficient and baseline).
