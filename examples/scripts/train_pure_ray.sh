@@ -27,6 +27,9 @@
 #                   http://HEAD:8265). Unset: run here; Ray starts locally, or joins the cluster
 #                   named by Ray's own RAY_ADDRESS (e.g. HEAD:6379, as the SLURM script does).
 #   WANDB_API_KEY: log to wandb (project WANDB_PROJECT [pure]); TensorBoard always, under OUTPUT.
+#   PRESET: --pure.preset authors_openrlhf | authors_verl (docs/presets.md): the recipe's own
+#           advantage flags (KL coefficient and estimator, credit, baseline, coefficients) are
+#           then left out, so that the preset decides them; extra flags still override it.
 #   DRY_RUN=1: pass --dry_run (validate and print the plan; no Ray, no GPUs), run locally.
 #   PYTHON [python]
 set -euo pipefail
@@ -79,14 +82,19 @@ args=(
   # PPO and optimiser
   --actor.adam.lr "${LR:-$lr}" --actor.lr_scheduler constant --actor.lr_warmup_ratio 0
   --actor.eps_clip 0.2 --actor.loss_agg_mode token-mean --actor.max_norm 1.0
-  --algo.advantage.estimator rloo --algo.kl.init_coef 1e-3 --algo.kl.estimator k1
+  --algo.advantage.estimator rloo
   # PURE
-  --pure.reward_mode "$MODE" --pure.credit.mode softmin --pure.credit.temperature 0.1
-  --pure.pr_baseline token --pure.pr_coef 1.0 --pure.vr_coef 1.0
+  --pure.reward_mode "$MODE"
   # checkpoints and logs
   --ckpt.save_steps 50 --ckpt.save_hf --ckpt.path "$OUTPUT/ckpt" --ckpt.output_dir "$OUTPUT/final"
   --logger.tensorboard_dir "$OUTPUT/tensorboard"
 )
+if [[ -n ${PRESET:-} ]]; then
+  args+=(--pure.preset "$PRESET")
+else
+  args+=(--algo.kl.init_coef 1e-3 --algo.kl.estimator k1 --pure.credit.mode softmin --pure.credit.temperature 0.1
+         --pure.pr_baseline token --pure.pr_coef 1.0 --pure.vr_coef 1.0)
+fi
 if [[ $MODE != vr ]]; then
   PRM=${PRM:-jinachris/PURE-PRM-7B}  # the paper's PRM (Qwen2.5-Math-7B base, PRM800K)
   # one PRM replica per GPU, beside the colocated models

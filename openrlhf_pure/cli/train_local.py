@@ -3,7 +3,8 @@
 Flags use OpenRLHF's dotted style (``--actor.model_name_or_path``, ``--pure.credit.mode``, ...;
 ``--help`` lists them). Steps: parse; check everything (paths exist, the reward mode has what it
 needs, every option is known) and print each problem on its own line (exit status 2); with
-``--dry_run`` print the resolved configuration as JSON and stop, loading nothing; otherwise
+``--dry_run`` print the resolved configuration as JSON and stop, loading nothing (with
+``--pure.preset``, the advantage flags given override the preset, the others do not); otherwise
 load the policy, its frozen reference (when the KL coefficient is positive), the PRM (in this
 process, or as a Ray actor group with ``--pure.prm.engine ray``) and the problems, run
 :class:`~openrlhf_pure.engines.local.trainer.LocalTrainer`, write a last checkpoint (so that
@@ -26,9 +27,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from openrlhf_pure.cli.errors import report_errors
-from openrlhf_pure.core.advantages import AdvantageConfig
-from openrlhf_pure.core.credit import CreditConfig
 from openrlhf_pure.data.problems import Problem
+from openrlhf_pure.engines.advantage_flags import FLAG_FIELDS, explicit_dests, resolve_advantage
 from openrlhf_pure.engines.local.trainer import MODES, LocalTrainConfig
 from openrlhf_pure.models.prm_families import PRM_FAMILIES, family_problem
 from openrlhf_pure.models.prm_scores import TRANSFORM_NAMES
@@ -73,17 +73,25 @@ def build_parser() -> argparse.ArgumentParser:
     add("--pure.prm.num_replicas", type=int, default=1, help="Ray PRM replicas (engine ray)")
     add("--pure.prm.num_gpus_per_replica", type=float, default=0.0, help="GPUs per Ray PRM replica")
     add("--pure.prm.ray_num_cpus", type=int, default=None, help="CPUs of the local Ray (engine ray)")
+    add("--pure.preset", default=None, help="default, authors_openrlhf or authors_verl: the whole advantage "
+        "configuration (docs/presets.md); the advantage flags below override it only when given")  # fmt: skip
     add("--pure.credit.mode", default="softmin", help="sum, min, softmin or future_min")
     add("--pure.credit.temperature", type=float, default=0.1)
     add("--pure.credit.gamma", type=float, default=1.0)
     add("--pure.pr_coef", type=float, default=1.0)
     add("--pure.vr_coef", type=float, default=1.0)
-    add("--pure.pr_baseline", default="token", help="token, max_len, step or none")
-    add("--pure.vr.estimator", default="rloo", help="rloo or grpo")
+    add("--pure.pr_baseline", default="token", help="token, max_len, step, step_mean or none")
+    add("--pure.step_token_count", default="with_closing", help="with_closing or without_closing")
+    add("--pure.vr.estimator", default="rloo", help="rloo, grpo or none")
+    add("--pure.token_returns", default="sum", help="sum or running_min")
+    add("--pure.return_baseline", default="none", help="none or max_len (over the returns of all rewards)")
     add("--pure.mask_reward_tokens", dest="pure.mask_reward_tokens", action="store_true", default=True)
     add("--pure.no_mask_reward_tokens", dest="pure.mask_reward_tokens", action="store_false")
+    add("--pure.mask_tokens", default="reward", help="reward or closing (every step-closing token)")
     add("--pure.whiten", dest="pure.whiten", action="store_true", default=True)
     add("--pure.no_whiten", dest="pure.whiten", action="store_false")
+    add("--pure.whitening", default="masked", help="masked, nonzero_mean or unbiased")
+    add("--pure.kl.clamp", type=float, default=None, help="clamp each KL estimate to [-c, c]")
     add("--pure.vr.visible_key", default=None, help="data field flagging visible answers (prm_vr)")
     add("--pure.vr.visible_fraction", type=float, default=None, help="seeded share of visible answers (prm_vr)")
     add("--pure.vr.visible_seed", type=int, default=0)
@@ -119,7 +127,9 @@ def _model_path_problem(flag: str, value: str) -> str | None:
 
 def resolve(argv: list[str] | None = None) -> tuple[dict, LocalTrainConfig | None, list[str]]:
     """Parse and check. Returns (flags by dotted name, trainer config or None, problems found)."""
-    flags = vars(build_parser().parse_args(argv))
+    parser = build_parser()
+    flags = vars(parser.parse_args(argv))
+    given = explicit_dests(parser, argv)
     errors = []
     if not Path(flags["data.path"]).is_file():
         errors.append(f"--data.path: {flags['data.path']} does not exist")
@@ -147,14 +157,9 @@ def resolve(argv: list[str] | None = None) -> tuple[dict, LocalTrainConfig | Non
             errors.append(f"--dtype: {err}")
     config = None
     try:
-        credit = CreditConfig(flags["pure.credit.mode"], flags["pure.credit.temperature"], flags["pure.credit.gamma"])
-        advantage = AdvantageConfig(
-            credit=credit, pr_coef=flags["pure.pr_coef"], pr_baseline=flags["pure.pr_baseline"],
-            max_len=flags["rollout.max_new_tokens"], vr_coef=flags["pure.vr_coef"],
-            vr_estimator=flags["pure.vr.estimator"], kl_coef=flags["algo.kl.init_coef"],
-            kl_estimator=flags["algo.kl.estimator"], mask_reward_tokens=flags["pure.mask_reward_tokens"],
-            whiten=flags["pure.whiten"],
-        )  # fmt: skip
+        values = {dest: flags[dest] for dest in FLAG_FIELDS}
+        advantage = resolve_advantage(flags["pure.preset"], values, given)
+        advantage = advantage.with_overrides({"max_len": flags["rollout.max_new_tokens"]})
         config = LocalTrainConfig(
             mode=mode, steps=flags["train.steps"], prompts_per_step=flags["rollout.prompts_per_step"],
             samples_per_prompt=flags["rollout.n_samples_per_prompt"], max_new_tokens=flags["rollout.max_new_tokens"],

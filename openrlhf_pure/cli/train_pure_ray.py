@@ -4,8 +4,10 @@ Flags: every flag of OpenRLHF 0.11.2's ``openrlhf.cli.train_ppo_ray`` (same dott
 defaults and meaning; the parser is OpenRLHF's own, see ``engines.openrlhf.args``) plus PURE's
 ``--pure.*`` flags (``--help`` lists them under "PURE") and ``--dry_run``.
 
-Steps: parse; PURE's checks of the raw arguments; OpenRLHF's own normalisation and checks;
-PURE's checks of the result (paths, batch divisibility, GPUs, PRM placement, algorithm options).
+Steps: parse; ``--pure.preset`` fills the advantage flags not given; PURE's checks of the raw
+arguments; OpenRLHF's own normalisation and checks; PURE's checks of the result (paths, batch
+divisibility, GPUs, PRM placement, algorithm options); the resolved advantage configuration is
+kept in ``args.pure.advantage``.
 Every problem is printed on its own line (exit status 2). With ``--dry_run`` the resolved
 configuration and the placement plan are printed and nothing is started; otherwise the run
 starts (``engines.openrlhf.launch.train_pure``).
@@ -16,13 +18,17 @@ from __future__ import annotations
 import json
 import sys
 
+from openrlhf_pure.engines.advantage_flags import explicit_dests
 from openrlhf_pure.engines.openrlhf.args import build_parser, hierarchize, namespace_to_dict, normalize_openrlhf_args
+from openrlhf_pure.engines.openrlhf.settings import PureSettings, apply_preset
 from openrlhf_pure.engines.openrlhf.validate import notes, post_checks, pre_checks
 
 
 def resolve(argv: list[str] | None = None):
     """Parse and check. Returns (normalised args, errors); errors is empty when the configuration is valid."""
-    args = hierarchize(build_parser().parse_args(argv))
+    parser = build_parser()
+    args = hierarchize(parser.parse_args(argv))
+    apply_preset(args, explicit_dests(parser, argv))
     errors = pre_checks(args)
     if errors:
         return args, errors
@@ -30,7 +36,10 @@ def resolve(argv: list[str] | None = None):
         normalize_openrlhf_args(args)
     except AssertionError as err:
         return args, [f"OpenRLHF: {err}"]
-    return args, post_checks(args)
+    errors = post_checks(args)
+    if not errors:
+        args.pure.advantage = PureSettings.from_args(args).advantage.to_dict()
+    return args, errors
 
 
 def placement_plan(args) -> dict:

@@ -27,10 +27,16 @@ class MetricsLogger:
         tensorboard: also write TensorBoard event files under ``output_dir/tensorboard``.
         wandb_project: also log to wandb (``WANDB_MODE=offline`` works without network).
         console: print a compact table row per step.
+        config: the run's configuration, recorded as wandb's run config and a TensorBoard text.
     """
 
     def __init__(
-        self, output_dir: str | Path, tensorboard: bool = False, wandb_project: str | None = None, console=True
+        self,
+        output_dir: str | Path,
+        tensorboard: bool = False,
+        wandb_project: str | None = None,
+        console=True,
+        config: dict | None = None,
     ):
         self.path = Path(output_dir) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,10 +48,13 @@ class MetricsLogger:
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(str(Path(output_dir) / "tensorboard"))
+            if config is not None:
+                self._tb.add_text("config", "```\n" + json.dumps(config, indent=2, default=str) + "\n```")
         if wandb_project:
             import wandb
 
-            self._wandb = wandb.init(project=wandb_project, dir=str(output_dir), mode=os.environ.get("WANDB_MODE"))
+            self._wandb = wandb.init(project=wandb_project, dir=str(output_dir), mode=os.environ.get("WANDB_MODE"),
+                                     config=config)  # fmt: skip
 
     def truncate_after(self, step: int) -> None:
         """Drop JSONL rows with a step above ``step`` (used when a run resumes from a checkpoint)."""

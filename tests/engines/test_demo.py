@@ -21,4 +21,21 @@ def test_a_short_demo_writes_its_report_and_ends_with_the_json_line(tmp_path, ca
                  "plots/training_dynamics.png", "prm/final/config.json"):  # fmt: skip
         assert (out / name).is_file(), name
     assert len((out / "rl" / "metrics.jsonl").read_text().splitlines()) == 3
-    assert "before RL" in (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "before RL" in summary and '"whitening": "masked"' in summary  # the resolved advantage configuration
+    assert json.loads((out / "rl" / "config.json").read_text())["advantage"]["credit"]["mode"] == "softmin"
+
+
+def test_the_demo_takes_a_preset_and_its_credit_flags_override_it_only_when_given(monkeypatch):
+    from openrlhf_pure.cli import demo as demo_cli
+    from openrlhf_pure.core.advantages import AdvantageConfig
+    from openrlhf_pure.engines.local.demo import demo_advantage
+
+    seen = []
+    monkeypatch.setattr(demo_cli, "run_demo", lambda config: seen.append(config) or {})
+    demo_cli.main(["--pure.preset", "authors_verl", "--temperature", "0.5"])
+    demo_cli.main(["--pure.preset", "authors_openrlhf"])
+    verl, openrlhf = seen
+    assert (verl.preset, verl.credit, verl.temperature) == ("authors_verl", "softmin", 0.5)
+    assert demo_advantage(verl) == AdvantageConfig.preset("authors_verl").with_overrides({"credit.temperature": 0.5})
+    assert demo_advantage(openrlhf) == AdvantageConfig.preset("authors_openrlhf")

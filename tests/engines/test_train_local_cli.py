@@ -121,12 +121,35 @@ def test_dry_run_prints_the_config_and_loads_nothing(data, tmp_path, capsys, mon
     assert not out.exists()
 
 
+def test_a_preset_sets_the_advantage_options_and_only_given_flags_override_it(data, tmp_path, capsys):
+    from openrlhf_pure.core.advantages import AdvantageConfig
+
+    args = argv(tmp_path, data["flat"], tmp_path / "dry", "--pure.reward_mode", "vr", "--pure.preset", "authors_verl",
+                "--pure.no_whiten", "--pure.credit.temperature", "0.3", "--dry_run")  # fmt: skip
+    assert train_local.main(args) == 0
+    advantage = json.loads(capsys.readouterr().out)["trainer"]["advantage"]
+    overrides = {"max_len": 8, "whiten": False, "credit.temperature": 0.3}
+    assert advantage == AdvantageConfig.preset("authors_verl").with_overrides(overrides).to_dict()
+    assert advantage["kl_estimator"] == "k3" and advantage["pr_baseline"] == "none"  # defaults k1, token not given
+
+
+def test_a_vr_run_under_the_authors_openrlhf_preset_records_its_configuration(tiny_policy_dir, data, tmp_path, capsys):
+    out = tmp_path / "preset"
+    args = argv(tiny_policy_dir, data["flat"], out, "--pure.reward_mode", "vr", "--pure.preset", "authors_openrlhf")
+    args[args.index("--train.steps") + 1] = "1"
+    assert train_local.main(args) == 0
+    recorded = json.loads((out / "config.json").read_text())["advantage"]
+    assert (recorded["mask_tokens"], recorded["whitening"]) == ("closing", "nonzero_mean")
+    assert '"mask_tokens": "closing"' in capsys.readouterr().out and len(metric_lines(out)) == 1
+
+
 @pytest.mark.parametrize(
     "change, expected",
     [
         ({"--data.path": "missing.jsonl"}, "--data.path"),
         ({"--pure.reward_mode": "prm"}, "--pure.prm.model_name_or_path"),
         ({"--pure.credit.mode": "maxsum"}, "credit mode 'maxsum'"),
+        ({"--pure.preset": "verl"}, "unknown advantage preset 'verl'"),
     ],
 )
 def test_bad_input_exits_non_zero_naming_the_problem(tiny_policy_dir, data, tmp_path, capsys, change, expected):

@@ -156,3 +156,27 @@ def test_dry_run_prints_the_plan_and_starts_nothing(paths, capsys):
     assert "dry run: configuration is valid" in out
     assert main([*valid_argv(paths), "--train.micro_batch_size", "3", "--dry_run"]) == 2
     assert "1 problem(s)" in capsys.readouterr().err
+
+
+def test_a_preset_sets_every_advantage_flag_not_given_and_given_flags_override_it(paths, capsys):
+    from openrlhf_pure.core.advantages import AdvantageConfig
+
+    args, errors = resolve([*valid_argv(paths), "--pure.preset", "authors_verl"])
+    assert errors == []
+    assert (args.algo.kl.estimator, args.algo.kl.init_coef, args.pure.vr.estimator) == ("k3", 1e-3, "none")
+    expected = AdvantageConfig.preset("authors_verl").with_overrides({"max_len": args.rollout.max_new_tokens})
+    assert args.pure.advantage == expected.to_dict()
+    args, errors = resolve([*valid_argv(paths), "--pure.preset", "authors_verl", "--algo.kl.estimator", "k1",
+                            "--pure.whiten", "false", "--pure.credit.temperature=0.5"])  # fmt: skip
+    assert errors == []
+    overridden = expected.with_overrides({"kl_estimator": "k1", "whiten": False, "credit.temperature": 0.5})
+    assert args.pure.advantage == overridden.to_dict()
+    args, _ = resolve(valid_argv(paths))  # no preset: OpenRLHF's defaults and the estimator mapping, as before
+    assert (args.algo.kl.init_coef, args.pure.advantage["vr_estimator"]) == (0.01, "rloo")
+    capsys.readouterr()  # OpenRLHF's normalisation prints warnings
+    assert main([*valid_argv(paths), "--pure.preset", "authors_openrlhf", "--algo.advantage.estimator", "group_norm",
+                 "--dry_run"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    config = json.loads(out[: out.rindex("}") + 1])["config"]
+    assert config["pure"]["advantage"]["whitening"] == "nonzero_mean"
+    assert "--algo.advantage.estimator does not change it (give --pure.vr.estimator grpo)" in out

@@ -103,3 +103,16 @@ def test_prm_recipes_default_to_the_papers_prm_and_take_a_family(tmp_path, scrip
     done = subprocess.run(["bash", str(SCRIPTS / script)], capture_output=True, text=True, env=env, timeout=300)
     prm = config_of(done.stdout)["config"]["pure"]["prm"]
     assert (prm["family"], prm["score_transform"]) == ("rlhflow", "none")
+
+
+def test_a_recipe_with_a_preset_leaves_the_advantage_options_to_it(tmp_path):
+    from openrlhf_pure.core.advantages import AdvantageConfig
+
+    (tmp_path / "policy").mkdir()
+    env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path / "policy"), PRM=str(tmp_path),
+               OUTPUT=str(tmp_path / "out"), PRESET="authors_verl")  # fmt: skip
+    done = subprocess.run(["bash", str(SCRIPTS / "pure_prm_vr_qwen2.5-7b.sh")], capture_output=True, text=True,
+                          env=env, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    advantage = config_of(done.stdout)["config"]["pure"]["advantage"]
+    assert advantage == AdvantageConfig.preset("authors_verl").with_overrides({"max_len": 8192}).to_dict()

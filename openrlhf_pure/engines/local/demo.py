@@ -24,7 +24,6 @@ from pathlib import Path
 import torch
 
 from openrlhf_pure.core.advantages import AdvantageConfig
-from openrlhf_pure.core.credit import CreditConfig
 from openrlhf_pure.core.grading.extract import extract_answer
 from openrlhf_pure.core.grading.reward import verifiable_rewards
 from openrlhf_pure.data.arithmetic import ArithmeticProblem, arithmetic_corpus, prm_rows, solution_steps, split_problems
@@ -48,8 +47,10 @@ class DemoConfig:
         output_dir: the report folder.
         seed: seeds everything.
         mode: "prm", "vr" or "prm_vr".
-        credit: "softmin", "min", "sum" or "future_min".
-        temperature: softmin T.
+        preset: the rewards-to-advantages preset ("default", "authors_openrlhf", "authors_verl");
+            None for the project's default.
+        credit: "softmin", "min", "sum" or "future_min" (overrides the preset's).
+        temperature: softmin T (overrides the preset's).
         visible_fraction: share of training problems whose answer the verifier may use (prm_vr);
             0.5 here because the task has only 260 training problems (the paper: 10% of 8,523).
         rl_steps, prompts_per_step, samples_per_prompt, rl_lr: the RL run.
@@ -63,6 +64,7 @@ class DemoConfig:
     output_dir: str = "runs/demo"
     seed: int = 0
     mode: str = "prm_vr"
+    preset: str | None = None
     credit: str = "softmin"
     temperature: float = 0.1
     visible_fraction: float = 0.5
@@ -130,14 +132,16 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
     )
 
     accuracy_before, _ = greedy_accuracy(policy, tokenizer, held_out, config.max_new_tokens)
-    progress(f"[3/4] PURE RL ({config.mode}, {config.credit}): held-out accuracy before RL {accuracy_before:.3f}")
+    preset = f", preset {config.preset}" if config.preset else ""
+    progress(f"[3/4] PURE RL ({config.mode}, {config.credit}{preset}): held-out accuracy before RL "
+             f"{accuracy_before:.3f}")  # fmt: skip
     problems = choose_visible([Problem(p.prompt + "\n\n", str(p.answer)) for p in train], config.visible_fraction,
                               config.seed)  # fmt: skip
     scorer = PRMScorer(prm, policy_tokenizer=tokenizer)
     rl_config = LocalTrainConfig(
         mode=config.mode, steps=config.rl_steps, prompts_per_step=config.prompts_per_step,
         samples_per_prompt=config.samples_per_prompt, max_new_tokens=config.max_new_tokens, lr=config.rl_lr,
-        advantage=AdvantageConfig(credit=CreditConfig(config.credit, config.temperature)),
+        advantage=demo_advantage(config),
         seed=config.seed, output_dir=str(out / "rl"),
     )  # fmt: skip
     trainer = LocalTrainer(policy, copy.deepcopy(policy), tokenizer, problems, rl_config,
@@ -167,6 +171,12 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
     return result
 
 
+def demo_advantage(config: DemoConfig) -> AdvantageConfig:
+    """The preset (or the default) with the demo's credit mode and temperature."""
+    overrides = {"credit.mode": config.credit, "credit.temperature": config.temperature}
+    return AdvantageConfig.preset(config.preset or "default").with_overrides(overrides)
+
+
 def write_summary(out: Path, config: DemoConfig, result: dict, prm_metrics: dict, history: list[dict]) -> None:
     """summary.md: settings, accuracy before and after RL, the PRM's held-out metrics, last RL metrics."""
     last = history[-1] if history else {}
@@ -181,6 +191,8 @@ def write_summary(out: Path, config: DemoConfig, result: dict, prm_metrics: dict
         "| setting | value |",
         "|---|---|",
         *(f"| {k} | {v} |" for k, v in asdict(config).items()),
+        "",
+        f"Advantage configuration (resolved): `{json.dumps(demo_advantage(config).to_dict())}`",
         "",
         "PRM held-out step metrics: " + ", ".join(f"{k[5:]} {v:.3f}" for k, v in prm_metrics.items()),
         "",

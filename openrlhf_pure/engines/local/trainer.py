@@ -19,10 +19,12 @@ The same core runs inside the Ray engine; only rollouts and model placement diff
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -236,7 +238,7 @@ class LocalTrainer:
         ref_log_probs = self.log_probs(self.reference, rollout) if self.reference is not None else None
         timings["time/log_probs"] = time.perf_counter() - tick
         result = compute_advantages(
-            rollout.action_mask, cfg.advantage, layout=layout if scores is not None else None,
+            rollout.action_mask, cfg.advantage, layout=layout,
             step_rewards=scores, verifiable_rewards=vr, groups=cfg.samples_per_prompt,
             log_probs=old_log_probs if ref_log_probs is not None else None, ref_log_probs=ref_log_probs,
         )  # fmt: skip
@@ -303,7 +305,13 @@ class LocalTrainer:
         """
         if not resume or not self.resume():
             torch.manual_seed(self.config.seed)
-        logger = MetricsLogger(self.output_dir, self.config.tensorboard, self.config.wandb_project)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        resolved = json.dumps(asdict(self.config), indent=2, default=str) + "\n"
+        (tmp := self.output_dir / "config.json.tmp").write_text(resolved)
+        os.replace(tmp, self.output_dir / "config.json")  # the run's resolved configuration
+        print(f"advantage configuration: {json.dumps(self.config.advantage.to_dict())}", flush=True)
+        logger = MetricsLogger(self.output_dir, self.config.tensorboard, self.config.wandb_project,
+                               config=asdict(self.config))  # fmt: skip
         logger.truncate_after(self.step)
         warned: dict[str, int] = {}
         try:

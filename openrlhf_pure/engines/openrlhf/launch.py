@@ -21,6 +21,7 @@ On a shared bundle each model asks Ray for 0.2 GPU (OpenRLHF's choice); the PRM 
 
 from __future__ import annotations
 
+import json
 import os
 
 COLOCATED_SHARE = 0.2  # GPU share OpenRLHF gives each model that sits on a shared bundle
@@ -78,12 +79,15 @@ def train_pure(args) -> None:
     from openrlhf.utils import get_strategy
 
     from openrlhf_pure.engines.openrlhf.prm_group import prm_group_from_args
+    from openrlhf_pure.engines.openrlhf.settings import PureSettings
     from openrlhf_pure.engines.openrlhf.trainer import PurePPOTrainer
 
     if not ray.is_initialized():
         ray.init(runtime_env={"env_vars": worker_env()})
     strategy = get_strategy(args)
     strategy.print(args)
+    strategy.print(f"PURE advantage configuration (preset {args.pure.preset or 'none'}): "
+                   + json.dumps(PureSettings.from_args(args).advantage.to_dict()))  # fmt: skip
 
     pg = shared_placement_group(args)
     vllm_engines = start_vllm_engines(args, pg)

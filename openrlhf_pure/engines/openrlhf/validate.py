@@ -208,6 +208,10 @@ def notes(args) -> list[str]:
         out.append("--algo.kl.use_loss: KL is a loss term in the actor, not PURE's reward penalty")
     if args.reward.remote_url:
         out.append("--reward.remote_url: its rewards serve evaluation only; PURE computes the training rewards")
+    vr_of_estimator = VR_ESTIMATOR_OF.get(args.algo.advantage.estimator)
+    if args.pure.preset is not None and vr_of_estimator not in (None, args.pure.vr.estimator):
+        out.append(f"--pure.preset {args.pure.preset} sets the VR baseline to {args.pure.vr.estimator}; --algo."
+                   f"advantage.estimator does not change it (give --pure.vr.estimator {vr_of_estimator})")  # fmt: skip
     if args.data.apply_chat_template:
         out.append("--data.apply_chat_template: PURE's recipes prompt without a chat template")
     return out
