@@ -32,6 +32,10 @@ class QueueFull(Exception):
     """The queue already holds ``max_jobs`` unfinished requests."""
 
 
+class QueueClosed(RuntimeError):
+    """The queue was closed (the server is shutting down)."""
+
+
 @dataclass(eq=False)
 class ScoreJob:
     """One request's items, its results as they arrive, and how it ended.
@@ -97,7 +101,7 @@ class ScoringQueue:
             return job
         with self._wake:
             if self._closed:
-                raise RuntimeError("the scoring queue is closed")
+                raise QueueClosed("the server is shutting down")
             if self._unfinished >= self.max_jobs:
                 self.stats["refused_busy"] += 1
                 raise QueueFull(f"{self._unfinished} requests are waiting (max_queued_requests={self.max_jobs})")
@@ -118,11 +122,11 @@ class ScoringQueue:
             self._finish(job)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop the thread after the batch in progress; unfinished jobs fail with RuntimeError."""
+        """Stop the thread after the batch in progress; unfinished jobs fail with :class:`QueueClosed`."""
         with self._wake:
             self._closed = True
             for job in self._jobs:
-                job.error = RuntimeError("the server is shutting down")
+                job.error = QueueClosed("the server is shutting down")
                 self._finish(job)
             self._jobs.clear()
             self._wake.notify()
@@ -184,7 +188,10 @@ class ScoringQueue:
 
     def _call(self, batch: list[tuple[ScoreJob, int]]) -> list[list[float]]:
         self.stats["batches"] += 1
-        return self.score([job.prompts[i] for job, i in batch], [job.steps[i] for job, i in batch])
+        scores = self.score([job.prompts[i] for job, i in batch], [job.steps[i] for job, i in batch])
+        if len(scores) != len(batch):
+            raise RuntimeError(f"the scoring function returned {len(scores)} results for {len(batch)} items")
+        return scores
 
     def _deliver(self, batch: list[tuple[ScoreJob, int]], scores: list[list[float]]) -> None:
         with self._wake:

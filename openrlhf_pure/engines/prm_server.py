@@ -56,7 +56,7 @@ from pathlib import PurePath
 from urllib.parse import urlsplit
 
 from openrlhf_pure.engines.prm_evaluation import split_response
-from openrlhf_pure.engines.prm_score_queue import QueueFull, ScoringQueue
+from openrlhf_pure.engines.prm_score_queue import QueueClosed, QueueFull, ScoringQueue
 from openrlhf_pure.engines.prm_scorer import PRMScorer
 from openrlhf_pure.models.step_formats import encode_steps
 
@@ -341,6 +341,8 @@ class PRMRequestHandler(BaseHTTPRequestHandler):
             job = server.queue.submit(prompts, steps, tokens)
         except QueueFull as err:
             raise RequestError(503, f"server busy: {err}; retry later", {"Retry-After": "1"}) from None
+        except QueueClosed as err:
+            raise RequestError(503, str(err)) from None
         while not job.done.wait(CLIENT_POLL_S):
             if self._client_gone():
                 server.queue.cancel(job)
@@ -348,6 +350,8 @@ class PRMRequestHandler(BaseHTTPRequestHandler):
                 return None
         if isinstance(job.error, ValueError):
             raise RequestError(422, f"cannot score: {job.error}")
+        if isinstance(job.error, QueueClosed):
+            raise RequestError(503, str(job.error))
         if job.error is not None:
             raise job.error
         return job.results

@@ -96,3 +96,24 @@ def test_a_big_request_does_not_starve_a_small_one(scorer):
         finished.append(("small", status, len(body["scores"])))
         thread.join(timeout=120)
     assert finished == [("small", 200, 1), ("big", 200, 60)]
+
+
+def test_a_failing_request_in_a_shared_batch_fails_alone(prm):
+    from openrlhf_pure.engines.prm_scorer import ScorerConfig
+
+    with serving(PRMScorer(prm, config=ScorerConfig(max_length=40))) as server:
+        queue = server.queue
+        good = (["What is 1 + 1?"] * 2, [["1 + 1 = 2."], ["So 2."]])
+        with server.score_lock:  # the queue's thread blocks inside its first batch
+            first = queue.submit(*good, server.token_counts(*good))
+            wait_until(lambda: queue.stats["batches"] == 1)
+            ok = queue.submit(*good, server.token_counts(*good))
+            bad = (["What is 1 + 1?"], [["1 + 1 = 2. " * 20]])  # over the scorer's max_length
+            failing = queue.submit(*bad, server.token_counts(*bad))
+        for job in (first, ok, failing):
+            assert job.done.wait(60)
+        assert queue.stats["batches"] == 4  # the first, the shared one, then each job alone
+        assert first.error is None and ok.error is None and len(ok.results[0]) == 1
+        assert isinstance(failing.error, ValueError) and "max_length=40" in str(failing.error)
+        status, body = request(server, "POST", "/score", {"items": [{"prompt": "q", "steps": bad[1][0]}]})
+        assert status == 422 and "max_length=40" in body["error"]
