@@ -373,12 +373,9 @@ class PRMRequestHandler(BaseHTTPRequestHandler):
         if len(values) > 1:
             raise RequestError(400, f"more than one Content-Length header: {values}")
         raw = values[0]
-        try:
-            length = int(raw.strip())
-        except ValueError:
-            raise RequestError(400, f"invalid Content-Length {raw!r}") from None
-        if length < 0:
+        if not raw.strip().isascii() or not raw.strip().isdigit():  # int() would take "+5", "1_0" or "٣"
             raise RequestError(400, f"invalid Content-Length {raw!r}")
+        length = int(raw.strip())
         limit = self.server.limits.max_body_bytes
         if length > limit:
             raise RequestError(413, f"body of {length} bytes is over the limit of {limit} bytes")

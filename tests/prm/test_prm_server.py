@@ -86,7 +86,7 @@ def test_body_over_the_limit_is_refused_unread(server):
 
 def test_missing_or_bad_content_length(server):
     host, port = server.server_address[:2]
-    for value, expected in ((None, 411), ("abc", 400), ("-1", 400)):
+    for value, expected in ((None, 411), ("abc", 400), ("-1", 400), ("+5", 400), ("1_0", 400)):
         conn = http.client.HTTPConnection(host, port, timeout=30)
         try:
             conn.putrequest("POST", "/score")
