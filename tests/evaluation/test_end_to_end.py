@@ -162,7 +162,7 @@ def test_model_path_that_does_not_exist_fails_before_any_work(tmp_path, capsys, 
 def test_check_model_path_rules(tmp_path, monkeypatch):
     check_model_path("Qwen/Qwen2.5-Math-7B")  # a hub name: left to the backend
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConfigError, match="has no config.json"):
+    with pytest.raises(ConfigError, match="holds no config.json"):
         check_model_path(str(tmp_path / "empty"))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="does not exist"):

@@ -26,8 +26,9 @@ MATH_MODELS = ("qwen2.5-math-1.5b", "qwen2.5-math-7b")
 def dry_runs(tmp_path_factory):
     """stdout of every script's dry run, keyed by script name."""
     root = tmp_path_factory.mktemp("scripts")
-    (root / "policy").mkdir()
-    (root / "prm").mkdir()
+    for name in ("policy", "prm"):  # model folders as the checks see them (a config.json; nothing is loaded)
+        (root / name).mkdir()
+        (root / name / "config.json").write_text("{}")
     env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(root / "policy"), PRM=str(root / "prm"),
                OUTPUT=str(root / "out"))  # fmt: skip
     env.pop("SUBMIT_ADDRESS", None)
