@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import fields
 
+from openrlhf_pure.cli.errors import report_errors
 from openrlhf_pure.core.credit import CREDIT_MODES
 from openrlhf_pure.engines.local.demo import DemoConfig, run_demo
 from openrlhf_pure.engines.local.trainer import MODES
@@ -33,19 +35,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run the demo, print its JSON line; returns the exit status (2 for bad flags)."""
     args = build_parser().parse_args(argv)
-    for name in ("rl_steps", "prompts_per_step", "samples_per_prompt", "max_new_tokens", "hidden", "layers"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"--{name} must be >= 1, got {getattr(args, name)}")
+    names = ("rl_steps", "prompts_per_step", "samples_per_prompt", "max_new_tokens", "hidden", "layers")
+    errors = [f"--{name} must be >= 1, got {getattr(args, name)}" for name in names if getattr(args, name) < 1]
+    if errors:
+        return report_errors(errors)
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # the tiny models' load reports and progress bars are noise here
     hf_logging.disable_progress_bar()
     result = run_demo(DemoConfig(**vars(args)))
     print(json.dumps(result))
-    return result
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from openrlhf_pure.cli.errors import report_errors
+from openrlhf_pure.cli.validation import device_problem
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,7 @@ def validate(args: argparse.Namespace) -> list[str]:
         errors.append(f"--model {args.model}: no such folder")
     elif not (model / "config.json").is_file():
         errors.append(f"--model {args.model}: no config.json, not a model folder")
+    errors += filter(None, [device_problem("--device", args.device)])
     if not 0 <= args.port <= 65535:
         errors.append(f"--port must be in 0..65535, got {args.port}")
     for name in ("max_tokens_per_batch", "max_body_bytes", "max_items", "max_steps", "max_item_chars"):

@@ -19,7 +19,8 @@ ever built. The step score is a registry (``SCORE_FUNCTIONS``) of functions of t
 
 Differences from the authors: the head of a new PRM has no dropout (transformers' generic
 token classifier defaults to 0.1); the step format and score name are saved in the model
-config (key ``pure_prm``) so a checkpoint scores the way it was trained.
+config (key ``pure_prm``, with the prompt template of its training rows when known) so a
+checkpoint scores the way it was trained.
 """
 
 from __future__ import annotations
@@ -100,10 +101,15 @@ class ProcessRewardModel(torch.nn.Module):
         step_format: a registered format name or a :class:`StepFormat`.
         score: a ``SCORE_FUNCTIONS`` name.
         head: "classifier" or "lm_candidates"; None takes the format's.
+        prompt_template: a format string with ``{question}``: how the training rows' prompts were
+            made from their questions (saved with the PRM; :meth:`render_prompt` applies it to a
+            bare question when the PRM scores solutions of benchmark problems). None: as given.
     """
 
-    def __init__(self, model, tokenizer, step_format: str | StepFormat = "pure", score: str = "p_diff", head=None):
+    def __init__(self, model, tokenizer, step_format: str | StepFormat = "pure", score: str = "p_diff", head=None,
+                 prompt_template: str | None = None):  # fmt: skip
         super().__init__()
+        self.prompt_template = prompt_template  # how a question became the prompt of its training rows
         self.model = model
         self.tokenizer = tokenizer
         self.step_format = get_step_format(step_format)
@@ -170,13 +176,16 @@ class ProcessRewardModel(torch.nn.Module):
         """Step scores at the label tokens: same arguments as :meth:`label_logits`; returns (N,) float32."""
         return self.score_fn(self.label_logits(input_ids, label_rows, label_cols, **kwargs))
 
+    def render_prompt(self, question: str) -> str:
+        """The prompt this PRM was trained with for a bare ``question`` (the question itself without a template)."""
+        return question if self.prompt_template is None else self.prompt_template.format(question=question)
+
     def save_pretrained(self, path: str) -> None:
-        """Write model, tokenizer and the PRM settings (format, score, head) to ``path``."""
-        setattr(
-            self.model.config,
-            CONFIG_KEY,
-            {"step_format": self.step_format.name, "score": self.score_name, "head": self.head},
-        )
+        """Write model, tokenizer and the PRM settings (format, score, head, prompt template) to ``path``."""
+        settings = {"step_format": self.step_format.name, "score": self.score_name, "head": self.head}
+        if self.prompt_template is not None:
+            settings["prompt_template"] = self.prompt_template
+        setattr(self.model.config, CONFIG_KEY, settings)
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
 
@@ -250,4 +259,4 @@ class ProcessRewardModel(torch.nn.Module):
         if add_format_tokens(tokenizer, fmt):
             model.resize_token_embeddings(len(tokenizer))
         model.to(device).eval()
-        return cls(model, tokenizer, fmt, score=score, head=head)
+        return cls(model, tokenizer, fmt, score=score, head=head, prompt_template=saved.get("prompt_template"))
