@@ -15,6 +15,7 @@ import sys
 from dataclasses import fields
 
 from openrlhf_pure.cli.errors import report_errors
+from openrlhf_pure.cli.logs import quiet_libraries
 from openrlhf_pure.core.credit import CREDIT_MODES
 from openrlhf_pure.engines.local.demo import DemoConfig, run_demo
 from openrlhf_pure.engines.local.trainer import MODES
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # the tiny models' load reports and progress bars are noise here
-    hf_logging.disable_progress_bar()
+    quiet_libraries(progress=False)
     result = run_demo(DemoConfig(**vars(args)))
     print(json.dumps(result))
     return 0

@@ -21,6 +21,7 @@ import json
 import sys
 from pathlib import Path
 
+from openrlhf_pure.cli.logs import quiet_libraries
 from openrlhf_pure.cli.validation import device_problem
 from openrlhf_pure.evaluation.backend import BackendError
 from openrlhf_pure.evaluation.benchmarks import BENCHMARKS, DataError
@@ -114,6 +115,7 @@ def run_command(args: argparse.Namespace) -> int:
     problem = device_problem("--device", args.device) if args.backend == "hf" else None
     if problem is not None:
         raise ConfigError(problem)
+    quiet_libraries(progress=not args.quiet)
     benchmarks = args.benchmarks
     if benchmarks is None:
         benchmarks = "" if args.dataset else "all"
@@ -168,6 +170,7 @@ def regrade_command(args: argparse.Namespace) -> int:
     from openrlhf_pure.core.grading import Grader
     from openrlhf_pure.evaluation.regrade import regrade_file
 
+    quiet_libraries(progress=not args.quiet)
     with Grader(workers=args.grader_workers, timeout_s=args.grader_timeout_s) as grader:
         result = regrade_file(args.input, args.out, grader, args.response_key, args.gold_key, progress=not args.quiet)
     for name, (correct, graded) in sorted(result.per_benchmark.items()):

@@ -29,6 +29,7 @@ import argparse
 import sys
 
 from openrlhf_pure.cli.errors import report_errors
+from openrlhf_pure.cli.logs import quiet_libraries
 from openrlhf_pure.cli.train_prm import SCORE_NAMES
 from openrlhf_pure.cli.validation import device_problem
 from openrlhf_pure.core.prm_metrics import AGGREGATIONS
@@ -162,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     errors = validate(args)
     if errors:
         return report_errors(errors)
+    quiet_libraries(progress=not args.no_progress)
     task = {"processbench": processbench, "best-of-n": best_of_n_task}[args.task]
     try:
         records, summary, markdown = task(args)

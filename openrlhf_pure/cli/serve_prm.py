@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from openrlhf_pure.cli.errors import report_errors
+from openrlhf_pure.cli.logs import quiet_libraries
 from openrlhf_pure.cli.validation import device_problem
 
 
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     from openrlhf_pure.engines.prm_server import PRMServer, ServerLimits
     from openrlhf_pure.models.prm import ProcessRewardModel
 
+    quiet_libraries(progress=not args.quiet)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
     prm = ProcessRewardModel.from_pretrained(str(Path(args.model).expanduser()), device=args.device, dtype=args.dtype)
     scorer = PRMScorer(prm, config=ScorerConfig(max_tokens_per_batch=args.max_tokens_per_batch))

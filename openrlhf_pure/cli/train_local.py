@@ -35,6 +35,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from openrlhf_pure.cli.errors import report_errors
+from openrlhf_pure.cli.logs import quiet_libraries
 from openrlhf_pure.cli.validation import clear_previous_run, device_problem, output_dir_problem
 from openrlhf_pure.core.advantages import AdvantageConfig
 from openrlhf_pure.core.credit import CreditConfig
@@ -327,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"flags": flags, "trainer": asdict(config), "data": summary}, indent=2, default=str))
         return 0
     print(summary, flush=True)
+    quiet_libraries()
     if flags["overwrite_output_dir"] and not flags["train.resume"]:
         clear_previous_run(flags["output_dir"])
     run(flags, config, problems)

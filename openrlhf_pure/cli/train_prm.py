@@ -30,6 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 from openrlhf_pure.cli.errors import report_errors
+from openrlhf_pure.cli.logs import quiet_libraries
 from openrlhf_pure.cli.validation import clear_previous_run, output_dir_problem
 from openrlhf_pure.data.sources import is_hub_name, source_problem
 from openrlhf_pure.data.stepwise import STEPWISE_FORMATS, DataFormatError, load_stepwise
@@ -255,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         say(json.dumps(settings, indent=1))
         say("dry run: the settings are valid; nothing was loaded or trained")
         return 0
+    quiet_libraries(progress=not a["log.no_progress"])
     try:
         config, train, held, prm = load(args, say)
     except (DataFormatError, FileNotFoundError, ValueError) as err:

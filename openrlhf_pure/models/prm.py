@@ -25,6 +25,7 @@ checkpoint scores the way it was trained.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import torch
@@ -73,6 +74,24 @@ def resolve_dtype(dtype: torch.dtype | str | None, device: torch.device | str) -
     if dtype not in names:
         raise ValueError(f"unknown dtype {dtype!r}; known: {', '.join(names)}")
     return names[dtype]
+
+
+@contextlib.contextmanager
+def _without_load_report(active: bool):
+    """Drop transformers' colour-coded LOAD REPORT while loading (when ``active``)."""
+    from transformers.utils import logging as hf_logging
+
+    target = hf_logging.get_logger("transformers.modeling_utils")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in str(record.msg)
+
+    if active:
+        target.addFilter(keep)
+    try:
+        yield
+    finally:
+        target.removeFilter(keep)
 
 
 def candidate_token_ids(tokenizer, step_format: StepFormat) -> list[int]:
@@ -241,9 +260,10 @@ class ProcessRewardModel(torch.nn.Module):
             config.id2label, config.label2id = dict(LABELS), {v: k for k, v in LABELS.items()}
             if kind == "causal_lm":
                 config.classifier_dropout = 0.0
-            model, info = AutoModelForTokenClassification.from_pretrained(
-                path, config=config, output_loading_info=True, **kwargs
-            )
+            with _without_load_report(kind == "causal_lm"):  # a new head is expected: said below in one line
+                model, info = AutoModelForTokenClassification.from_pretrained(
+                    path, config=config, output_loading_info=True, **kwargs
+                )
             missing_head = [k for k in info["missing_keys"] if k.startswith("score.")]
             if missing_head and kind == "classifier":
                 raise ValueError(f"{path}: the token-classification checkpoint lacks its head weights {missing_head}")

@@ -168,3 +168,20 @@ def test_stage2_without_stage1s_output_fails_validation(tiny, tmp_path):
     )
     assert done.returncode == 2
     assert "no such model folder" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_run_prints_no_library_noise(tiny, tmp_path):
+    """No weight-loading or shard-writing bars with --log.no_progress, no colour-coded load report for the
+    new head (one plain line instead), no DeepSpeed accelerator warning on save: a CLI run directly."""
+    env = {k: v for k, v in os.environ.items() if k != "DS_ACCELERATOR"}
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "openrlhf_pure.cli.train_prm", *flags(tiny, out), "--train.max_steps", "1",
+               "--train.save_every", "1", "--log.no_progress"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = done.stdout + done.stderr
+    for noise in ("\x1b[", "Loading weights", "Writing model shards", "accelerator", "LOAD REPORT"):
+        assert noise not in printed, (noise, printed[-2000:])
+    assert "its PRM head is new and untrained" in printed
+    assert (out / "checkpoints" / "step_000001" / "policy" / "tokenizer.json").is_file()  # loads on its own
