@@ -14,9 +14,9 @@ written atomically.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from openrlhf_pure.data.jsonl import JSONFileError, read_json_file
 from openrlhf_pure.evaluation.benchmarks import BENCHMARKS, DataError
 from openrlhf_pure.evaluation.records import atomic_path, write_text_atomic
 from openrlhf_pure.evaluation.summary import AVG, PURE_COLUMNS, markdown_table, run_label
@@ -52,9 +52,9 @@ def load_summary(path: str | Path) -> dict:
     if not file.is_file():
         raise DataError(f"no summary at {file} (pass a summary.json or a run's output directory)")
     try:
-        summary = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise DataError(f"{file}: not valid JSON ({error.msg})") from None
+        summary = read_json_file(file)
+    except JSONFileError as error:
+        raise DataError(str(error)) from None
     if not isinstance(summary, dict) or not isinstance(summary.get("scores"), dict):
         raise DataError(f"{file}: not a summary (no 'scores')")
     return summary

@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from openrlhf_pure.data.jsonl import JSONFileError, read_json_file
 from openrlhf_pure.data.sources import source_problem
 from openrlhf_pure.evaluation.backend import (
     Backend,
@@ -181,7 +182,12 @@ def prepare_output_dir(config: EvalConfig) -> Path:
     settings = config.settings()
     run_file = out / RUN_FILE
     if run_file.is_file() and (out / SAMPLES_FILE).is_file():
-        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        try:
+            previous = read_json_file(run_file)
+        except JSONFileError as error:
+            raise ConfigError(f"{error}; use a new --output_dir or --overwrite") from None
+        if not isinstance(previous, dict):
+            raise ConfigError(f"{run_file}: not the settings of a run; use a new --output_dir or --overwrite")
         changed = [key for key in GENERATION_SETTINGS if previous.get(key) != settings[key]]
         if changed:
             details = ", ".join(f"{key}: {previous.get(key)!r} -> {settings[key]!r}" for key in changed)

@@ -222,3 +222,14 @@ def test_user_dataset_runs_alongside_a_benchmark(tiny_model_dir, tmp_path, scrip
     )
     assert summary["columns"] == ["AMC23", "mine", "Avg"]
     assert summary["scores"]["mine"] == 50.0
+
+
+def test_quiet_run_shows_no_weight_loading_bars(tiny_model_dir, tmp_path, capfd):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()  # as in a fresh process
+    argv = ["run", "--model", str(tiny_model_dir), "--benchmarks", "amc23", "--limit", "1", "--max_new_tokens", "2",
+            "--grader.workers", "1", "--output_dir", str(tmp_path / "q"), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "it/s]" not in err, err[-1000:]
