@@ -36,7 +36,7 @@ from pathlib import Path
 
 from openrlhf_pure.cli.errors import report_errors
 from openrlhf_pure.cli.logs import quiet_libraries
-from openrlhf_pure.cli.validation import clear_previous_run, device_problem, output_dir_problem
+from openrlhf_pure.cli.validation import clear_previous_run, device_problem, output_dir_problem, resume_problem
 from openrlhf_pure.core.advantages import AdvantageConfig
 from openrlhf_pure.core.credit import CreditConfig
 from openrlhf_pure.data.problems import Problem, ProblemFields, choose_visible, read_problem_file
@@ -173,19 +173,6 @@ def check_flags(flags: dict) -> list[str]:
         except ValueError as err:
             errors.append(f"--dtype: {err}")
     return [e for e in errors if e]
-
-
-def resume_problem(output_dir: str) -> str | None:
-    """The problem with the checkpoint ``--train.resume`` would load (read safely, nothing restored), or None."""
-    from openrlhf_pure.engines.checkpoint import CheckpointError, latest_checkpoint, read_trainer_state
-
-    try:
-        folder = latest_checkpoint(Path(output_dir) / "checkpoints")
-        if folder is not None:
-            read_trainer_state(folder)
-    except CheckpointError as err:
-        return f"--train.resume: {err}"
-    return None
 
 
 def trainer_config(flags: dict, separator: str) -> LocalTrainConfig:

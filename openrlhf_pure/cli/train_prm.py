@@ -31,7 +31,7 @@ from pathlib import Path
 
 from openrlhf_pure.cli.errors import report_errors
 from openrlhf_pure.cli.logs import quiet_libraries
-from openrlhf_pure.cli.validation import clear_previous_run, output_dir_problem
+from openrlhf_pure.cli.validation import clear_previous_run, output_dir_problem, resume_problem
 from openrlhf_pure.data.sources import is_hub_name, source_problem
 from openrlhf_pure.data.stepwise import STEPWISE_FORMATS, DataFormatError, load_stepwise
 from openrlhf_pure.models.step_formats import STEP_FORMATS
@@ -161,6 +161,8 @@ def _check_output(args: argparse.Namespace, errors: list[str], notes: list[str])
     out = Path(a["output_dir"]).expanduser()
     if a["train.resume"] and out.is_dir() and not (out / "checkpoints" / "latest").is_file():
         notes.append(f"--train.resume: {out / 'checkpoints'} holds no checkpoint yet; starting from step 0")
+    elif a["train.resume"] and (problem := resume_problem(a["output_dir"])):
+        errors.append(problem)
 
 
 def split_by_prompt(rows: list, fraction: float, seed: int) -> tuple[list, list]:

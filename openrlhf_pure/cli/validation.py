@@ -4,6 +4,7 @@
 - :func:`output_dir_problem` and :func:`clear_previous_run`: a training run refuses an output
   folder that holds a previous run unless told to resume or to overwrite it (the same flags in
   ``pure-train`` and ``pure-train-prm``: ``--train.resume``, ``--overwrite_output_dir``);
+- :func:`resume_problem`: the checkpoint a resume would load is read (safely) up front;
 - model and data names: :func:`openrlhf_pure.data.sources.source_problem`.
 """
 
@@ -56,6 +57,20 @@ def output_dir_problem(output_dir: str, resume: bool, overwrite: bool) -> str | 
         f"--output_dir {output_dir} {what} ({', '.join((previous or names)[:5])}): pass --train.resume to "
         "continue it, --overwrite_output_dir to replace it, or choose another folder"
     )
+
+
+def resume_problem(output_dir: str) -> str | None:
+    """The problem with the checkpoint ``--train.resume`` would load (its state read safely, nothing
+    restored), or None; no checkpoint yet is not a problem (the run starts from step 0)."""
+    from openrlhf_pure.engines.checkpoint import CheckpointError, latest_checkpoint, read_trainer_state
+
+    try:
+        folder = latest_checkpoint(Path(output_dir) / "checkpoints")
+        if folder is not None:
+            read_trainer_state(folder)
+    except CheckpointError as err:
+        return f"--train.resume: {err}"
+    return None
 
 
 def clear_previous_run(output_dir: str) -> None:

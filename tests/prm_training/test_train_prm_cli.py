@@ -185,3 +185,26 @@ def test_a_run_prints_no_library_noise(tiny, tmp_path):
         assert noise not in printed, (noise, printed[-2000:])
     assert "its PRM head is new and untrained" in printed
     assert (out / "checkpoints" / "step_000001" / "policy" / "tokenizer.json").is_file()  # loads on its own
+
+
+class RunsCode:
+    """Unpickling this touches ``target``: what a crafted checkpoint would do."""
+
+    def __init__(self, target: Path):
+        self.target = target
+
+    def __reduce__(self):
+        return Path.touch, (self.target,)
+
+
+def test_resume_refuses_a_checkpoint_that_holds_more_than_tensors(tiny, tmp_path, capsys):
+    import torch
+
+    step = tmp_path / "out" / "checkpoints" / "step_000001"
+    step.mkdir(parents=True)
+    (step.parent / "latest").write_text(step.name)
+    torch.save({"optimizer": RunsCode(tmp_path / "ran")}, step / "trainer_state.pt")
+    (step / "trainer_state.json").write_text('{"step": 1, "extra": {}}')
+    assert main(flags(tiny, tmp_path / "out", "--train.resume", "--dry_run")) == 2
+    assert "trainer_state.pt: refused, it holds more than tensors" in capsys.readouterr().err
+    assert not (tmp_path / "ran").exists()
