@@ -16,7 +16,9 @@
 # (4,096-token context): 3072.
 #
 # Environment overrides (defaults in brackets):
-#   MODEL [the recipe's hub name]   PRM [required for prm, prm_vr]
+#   MODEL [the recipe's hub name]   PRM [jinachris/PURE-PRM-7B, the paper's PRM; modes prm, prm_vr]
+#   PRM_FAMILY [detected from the PRM's config.json]: pure | qwen_prm | math_shepherd | rlhflow |
+#   skywork (see prm/README.md); PRM_SCORE_TRANSFORM [auto: probabilities -> 2p - 1]
 #   DATA [data/train/math_level3to5_8523.jsonl, relative to the repository, which is also the
 #   job's working directory on a cluster]   OUTPUT [outputs/pure/<recipe>; on a cluster, give
 #   a path every node can write]   NNODES [1]  GPUS_PER_NODE [8]   MAX_NEW_TOKENS, LR, EPISODES,
@@ -86,13 +88,13 @@ args=(
   --logger.tensorboard_dir "$OUTPUT/tensorboard"
 )
 if [[ $MODE != vr ]]; then
-  if [[ -z ${PRM:-} ]]; then
-    echo "set PRM to a PURE-format process reward model (a path or hub name; see prm/ to train one)" >&2
-    exit 2
-  fi
+  PRM=${PRM:-jinachris/PURE-PRM-7B}  # the paper's PRM (Qwen2.5-Math-7B base, PRM800K)
   # one PRM replica per GPU, beside the colocated models
-  args+=(--pure.prm.model_name_or_path "$PRM" --pure.prm.format pure --pure.prm.colocate
-         --pure.prm.num_replicas "$GPUS" --pure.prm.num_gpus_per_replica "${PRM_GPUS:-0.2}")
+  args+=(--pure.prm.model_name_or_path "$PRM" --pure.prm.score_transform "${PRM_SCORE_TRANSFORM:-auto}"
+         --pure.prm.colocate --pure.prm.num_replicas "$GPUS" --pure.prm.num_gpus_per_replica "${PRM_GPUS:-0.2}")
+  if [[ -n ${PRM_FAMILY:-} ]]; then
+    args+=(--pure.prm.family "$PRM_FAMILY")
+  fi
 fi
 if [[ -n ${WANDB_API_KEY:-} ]]; then
   args+=(--logger.wandb.key "$WANDB_API_KEY" --logger.wandb.project "${WANDB_PROJECT:-pure}"

@@ -25,10 +25,15 @@ from openrlhf_pure.cli.validation import device_problem
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser."""
     from openrlhf_pure.engines.prm_server import ServerLimits
+    from openrlhf_pure.models.prm_families import PRM_FAMILIES
+    from openrlhf_pure.models.prm_scores import TRANSFORM_NAMES
 
     limits = ServerLimits()
     parser = argparse.ArgumentParser(prog="serve_prm", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help="trained PRM folder (or a causal LM folder)")
+    parser.add_argument("--model", required=True, help="PRM folder of any supported family (prm/README.md)")
+    parser.add_argument("--prm.family", default=None, choices=PRM_FAMILIES.names(), help="default: detected")
+    parser.add_argument("--prm.score_transform", default="auto", choices=TRANSFORM_NAMES,
+                        help="native score -> common scale: auto (2p-1 for probabilities), 2p-1, none")  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: local clients only)")
     parser.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
@@ -50,6 +55,10 @@ def validate(args: argparse.Namespace) -> list[str]:
         errors.append(f"--model {args.model}: no such folder")
     elif not (model / "config.json").is_file():
         errors.append(f"--model {args.model}: no config.json, not a model folder")
+    else:
+        from openrlhf_pure.models.prm_families import family_problem
+
+        errors += filter(None, [family_problem("--model", str(model), vars(args)["prm.family"])])
     errors += filter(None, [device_problem("--device", args.device)])
     if not 0 <= args.port <= 65535:
         errors.append(f"--port must be in 0..65535, got {args.port}")
@@ -71,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_libraries(progress=not args.quiet)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
-    prm = ProcessRewardModel.from_pretrained(str(Path(args.model).expanduser()), device=args.device, dtype=args.dtype)
+    a = vars(args)
+    prm = ProcessRewardModel.from_pretrained(str(Path(args.model).expanduser()), device=args.device,
+                                             dtype=args.dtype, family=a["prm.family"],
+                                             score_transform=a["prm.score_transform"])  # fmt: skip
     scorer = PRMScorer(prm, config=ScorerConfig(max_tokens_per_batch=args.max_tokens_per_batch))
     limits = ServerLimits(args.max_body_bytes, args.max_items, args.max_steps, args.max_item_chars)
     try:
@@ -79,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"error: cannot bind {args.host}:{args.port}: {err}", file=sys.stderr)
         return 2
-    print(f"serving PRM {args.model} ({prm.step_format.name} format) on {server.address}", flush=True)
+    print(f"serving PRM {args.model} ({prm.family} family, {prm.step_format.name} format, score {prm.score_name}, "
+          f"transform {prm.transform.name}) on {server.address}", flush=True)  # fmt: skip
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     save_pretrained_atomic(policy, args.out, tokenizer)
     if args.prm:
-        prm = ProcessRewardModel.from_pretrained(args.out)
+        prm = ProcessRewardModel.from_pretrained(args.out, new_head=True)
         torch.manual_seed(args.seed)
         torch.nn.init.normal_(prm.model.score.weight, std=0.5)
         Path(args.prm).parent.mkdir(parents=True, exist_ok=True)

@@ -44,6 +44,8 @@ from openrlhf_pure.data.prompts import PURE_TEMPLATE, PromptFormat, check_templa
 from openrlhf_pure.data.sources import source_problem
 from openrlhf_pure.engines.local.trainer import MODES, LocalTrainConfig
 from openrlhf_pure.engines.openrlhf.args import parse_bool, parse_separator
+from openrlhf_pure.models.prm_families import PRM_FAMILIES, family_problem
+from openrlhf_pure.models.prm_scores import TRANSFORM_NAMES
 
 DEFAULT_VISIBLE_KEY = "pure_vr_answer_visible"
 TEMPLATE_HELP = "auto (saved with the policy, else pure), pure, none (the question is the prompt), or a format string"
@@ -78,7 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     add("--pure.reward_mode", choices=MODES, default="prm_vr")
     add("--pure.step_separator", type=parse_separator, default=None, help='saved with the policy, else "\\n\\n"')
     add("--pure.prm.model_name_or_path", default=None, help="the PRM (modes prm and prm_vr)")
-    add("--pure.prm.format", default=None, help="the PRM's step format (default: saved with the PRM, else pure)")
+    add(
+        "--pure.prm.family",
+        choices=PRM_FAMILIES.names(),
+        default=None,
+        help="PRM family (head, step format, score); default: detected from the PRM's config.json",
+    )
+    add("--pure.prm.format", default=None, help="the PRM's step format (default: saved with the PRM, or its family's)")
+    add(
+        "--pure.prm.score_transform",
+        choices=TRANSFORM_NAMES,
+        default="auto",
+        help="map of the PRM's native score to credit assignment's scale: auto (2p-1 for probabilities), 2p-1, none",
+    )
     add("--pure.prm.max_tokens_per_batch", type=int, default=16384)
     add("--pure.prm.engine", choices=("inprocess", "ray"), default="inprocess")
     add("--pure.prm.num_replicas", type=int, default=1, help="Ray PRM replicas (engine ray)")
@@ -151,6 +165,8 @@ def check_flags(flags: dict) -> list[str]:
             errors.append(f"--pure.reward_mode {mode} needs a PRM: give --pure.prm.model_name_or_path")
         else:
             errors.append(source_problem("--pure.prm.model_name_or_path", prm, "model"))
+            if errors[-1] is None:
+                errors.append(family_problem("--pure.prm.model_name_or_path", prm, flags["pure.prm.family"]))
     if flags["data.template"] not in ("auto", "pure", "none"):
         try:
             check_template_string(flags["data.template"])
@@ -206,6 +222,7 @@ def resolve(argv: list[str] | None = None) -> tuple[dict, LocalTrainConfig | Non
     try:
         prompt_format, separator = resolve_prompt_format(flags)
         flags["prompt_format"] = asdict(prompt_format) if prompt_format else None
+        flags["pure.step_separator"] = separator  # resolved: the flag, else the policy's, else "\n\n"
         config = trainer_config(flags, separator)
     except (ValueError, KeyError) as err:
         errors.append(str(err).strip("'\""))
@@ -254,18 +271,20 @@ def build_step_scorer(flags: dict, tokenizer, device, dtype):
 
         scorer = RayPRMStepScorer(prm_path, flags["actor.model_name_or_path"], flags["pure.prm.num_replicas"],
                                   flags["pure.prm.num_gpus_per_replica"], flags["pure.prm.ray_num_cpus"],
-                                  flags["pure.prm.format"], flags["pure.step_separator"] or "\n\n",
-                                  flags["pure.prm.max_tokens_per_batch"], flags["dtype"])  # fmt: skip
+                                  flags["pure.prm.format"], flags["pure.step_separator"],
+                                  flags["pure.prm.max_tokens_per_batch"], flags["dtype"], flags["pure.prm.family"],
+                                  flags["pure.prm.score_transform"])  # fmt: skip
+        print(f"PRM: {scorer.description}", flush=True)
         return scorer, scorer.close
-    from openrlhf_pure.engines.prm_scorer import PRMScorer, ScorerConfig
+    from openrlhf_pure.engines.prm_scorer import PRMScorer, RolloutStepScorer, ScorerConfig
     from openrlhf_pure.models.prm import ProcessRewardModel
 
     prm = ProcessRewardModel.from_pretrained(prm_path, step_format=flags["pure.prm.format"], dtype=dtype,
-                                             device=device)  # fmt: skip
+                                             device=device, family=flags["pure.prm.family"],
+                                             score_transform=flags["pure.prm.score_transform"])  # fmt: skip
+    print(f"PRM: {prm.describe()}", flush=True)
     scorer = PRMScorer(prm, tokenizer, ScorerConfig(max_tokens_per_batch=flags["pure.prm.max_tokens_per_batch"]))
-    return (lambda prompts, rollout, layout: scorer.score_policy_tokens(prompts, rollout.response_ids, layout)), (
-        lambda: None
-    )
+    return RolloutStepScorer(scorer), (lambda: None)
 
 
 def run(flags: dict, config: LocalTrainConfig, problems: list[Problem]) -> list[dict]:

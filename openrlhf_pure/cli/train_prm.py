@@ -38,7 +38,7 @@ from openrlhf_pure.models.step_formats import STEP_FORMATS
 
 # The names of openrlhf_pure.models.prm.SCORE_FUNCTIONS, kept here so that validation and
 # --dry_run run without importing torch (a test checks that the two agree).
-SCORE_NAMES = ("p_diff", "p_correct", "logit_diff")
+SCORE_NAMES = ("p_diff", "p_correct", "logit_diff", "sigmoid")
 BACKEND_NAMES = ("torch", "deepspeed")
 DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
 
@@ -235,7 +235,7 @@ def load(args: argparse.Namespace, say):
     prm = ProcessRewardModel.from_pretrained(
         a["model.name_or_path"], step_format=a["prm.format"], score=a["prm.score"],
         dtype="bf16" if config.bf16 else "float32", device=device,
-        attn_implementation=a["model.attn_implementation"],
+        attn_implementation=a["model.attn_implementation"], new_head=True,
     )  # fmt: skip
     if a["train.threshold"] is None:  # the natural threshold of the score: p(correct) = 0.5
         config.threshold = 0.5 if prm.score_name == "p_correct" else 0.0

@@ -2,7 +2,8 @@
 
 Endpoints (JSON in and out; errors are ``{"error": "..."}`` with a 4xx or 5xx status):
 
-- ``GET /health`` -> ``{"status": "ok", "model": str, "step_format": str, "score": str, "limits": {...}}``
+- ``GET /health`` -> ``{"status": "ok", "model": str, "family": str, "step_format": str, "score": str,
+  "score_transform": str, "scale": str, "limits": {...}}`` (scores are on ``scale`` after the transform)
 - ``POST /score`` with ``{"items": [item, ...]}``, each item either
   ``{"prompt": str, "steps": [str, ...]}`` or ``{"prompt": str, "response": str}``
   -> ``{"scores": [[float, ...], ...]}``, one list per item, one score per step (``[]`` for an
@@ -175,8 +176,11 @@ class PRMServer(ThreadingHTTPServer):
         return {
             "status": "ok",
             "model": self.model_name,
+            "family": prm.family,
             "step_format": prm.step_format.name,
             "score": prm.score_name,
+            "score_transform": prm.transform.name,
+            "scale": prm.scale,
             "limits": asdict(self.limits),
         }
 

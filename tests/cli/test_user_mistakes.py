@@ -16,7 +16,8 @@ def no_cuda(monkeypatch, tmp_path):
     """torch sees no GPU; a folder that passes for a model (nothing is loaded before the error)."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "config.json").write_text("{}")
+    config = '{"architectures": ["Qwen2ForTokenClassification"], "pure_prm": {"step_format": "pure"}}'
+    (tmp_path / "model" / "config.json").write_text(config)
     return tmp_path / "model"
 
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from prm_checkpoints import save_family_checkpoint
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from openrlhf_pure.cli import train_local
@@ -33,7 +34,7 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prm_path(tmp_path_factory, tiny_policy_dir):
     """A tiny PRM on the policy's vocabulary (a fixed random head), saved to disk."""
-    prm = ProcessRewardModel.from_pretrained(str(tiny_policy_dir))
+    prm = ProcessRewardModel.from_pretrained(str(tiny_policy_dir), new_head=True)
     torch.manual_seed(3)
     torch.nn.init.normal_(prm.model.score.weight, std=0.5)
     path = tmp_path_factory.mktemp("prm")
@@ -87,6 +88,7 @@ def test_prm_vr_run_with_nested_labels(tiny_policy_dir, data, prm_path, tmp_path
     assert train_local.main(args) == 0
     lines = metric_lines(out)
     assert len(lines) == 2 and all("reward/process" in line for line in lines)
+    assert {(line["prm/score_transform_slope"], line["prm/score_transform_offset"]) for line in lines} == {(1.0, 0.0)}
     final = AutoModelForCausalLM.from_pretrained(out / "final")
     original = AutoModelForCausalLM.from_pretrained(tiny_policy_dir)
     assert any(not torch.equal(a, b) for a, b in zip(final.parameters(), original.parameters()))
@@ -97,6 +99,32 @@ def dry_run_output(capsys) -> dict:
     out = capsys.readouterr().out
     assert out.startswith("dry run: the configuration is valid")
     return json.loads(out[out.index("{") :])
+
+
+def test_a_qwen_prm_checkpoint_trains_the_policy_and_its_2p_minus_1_map_is_in_the_metrics(
+    tiny_policy_dir, data, tmp_path, tokenizer
+):
+    prm = save_family_checkpoint(tmp_path / "qwen_prm", "qwen_prm", tokenizer)  # its tokenizer adds "<extra_0>"
+    out = tmp_path / "run"
+    args = argv(tiny_policy_dir, data["flat"], out, "--pure.reward_mode", "prm", "--pure.prm.model_name_or_path", prm)
+    steps = args.index("--train.steps") + 1
+    args[steps] = "1"
+    assert train_local.main(args) == 0
+    (line,) = metric_lines(out)
+    assert (line["prm/score_transform_slope"], line["prm/score_transform_offset"]) == (2.0, -1.0)
+    assert -1.0 <= line["reward/process"] <= 1.0
+
+
+def test_a_prm_folder_no_family_rule_places_is_refused_before_loading_naming_the_flag(
+    tiny_policy_dir, data, tmp_path, capsys
+):
+    args = argv(tiny_policy_dir, data["flat"], tmp_path / "out", "--pure.reward_mode", "prm",
+                "--pure.prm.model_name_or_path", str(tiny_policy_dir), "--dry_run")  # fmt: skip
+    assert train_local.main(args) == 2
+    assert "cannot tell which PRM family" in capsys.readouterr().err
+    assert train_local.main([*args, "--pure.prm.family", "math_shepherd"]) == 0
+    flags = dry_run_output(capsys)["flags"]
+    assert (flags["pure.prm.family"], flags["pure.prm.score_transform"]) == ("math_shepherd", "auto")
 
 
 def test_dry_run_checks_the_data_prints_the_config_and_loads_nothing(tiny_policy_dir, data, tmp_path, capsys,
@@ -248,7 +276,7 @@ def ray_env(monkeypatch):
         del sys.modules[name]
 
 
-def test_ray_prm_engine_scores_like_in_process(ray_env, tiny_policy_dir, prm_path, load_policy):
+def test_ray_prm_engine_scores_like_in_process(ray_env, tiny_policy_dir, load_policy, tmp_path):
     from openrlhf_pure.core.steps import separator_token_ids, split_steps
     from openrlhf_pure.engines.local.ray_prm import RayPRMStepScorer
     from openrlhf_pure.engines.local.rollout import generate_rollouts
@@ -260,11 +288,14 @@ def test_ray_prm_engine_scores_like_in_process(ray_env, tiny_policy_dir, prm_pat
     rollout = generate_rollouts(policy.eval(), tokenizer, prompts, 2, 16, 1.0)
     layout = split_steps(rollout.response_ids, rollout.action_mask, separator_token_ids(tokenizer, "\n\n"))
     batch_prompts = [p for p in prompts for _ in range(2)]
+    prm_path = save_family_checkpoint(tmp_path / "skywork", "skywork", tokenizer)  # value head, "\n" flags
     expected = PRMScorer(ProcessRewardModel.from_pretrained(prm_path), tokenizer).score_policy_tokens(
         batch_prompts, rollout.response_ids, layout
     )
     scorer = RayPRMStepScorer(prm_path, str(tiny_policy_dir), num_replicas=1, num_cpus=1)
     try:
+        assert (scorer.description["family"], scorer.description["score_transform"]) == ("skywork", "2p-1")
+        assert scorer.run_metrics() == {"prm/score_transform_slope": 2.0, "prm/score_transform_offset": -1.0}
         got = scorer(batch_prompts, rollout, layout)
     finally:
         scorer.close()

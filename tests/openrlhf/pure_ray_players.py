@@ -57,7 +57,7 @@ def save_tiny_models(root: Path, tokenizer) -> tuple[str, str]:
     tiny_causal_lm(len(tokenizer), seed=0).save_pretrained(policy_dir)
     tokenizer.save_pretrained(policy_dir)
     torch.manual_seed(1)  # the PRM head is new: fix it, then save, so every replica loads the same PRM
-    ProcessRewardModel.from_pretrained(str(policy_dir), step_format="pure").save_pretrained(str(prm_dir))
+    ProcessRewardModel.from_pretrained(str(policy_dir), new_head=True).save_pretrained(str(prm_dir))
     return str(policy_dir), str(prm_dir)
 
 

@@ -126,6 +126,17 @@ def test_invalid_combination_gets_one_clear_message(paths, flags, message):
     assert len(errors) == 1 and message in errors[0], errors
 
 
+def test_a_prm_folder_no_family_rule_places_is_one_error_naming_the_family_flag(paths, tmp_path):
+    prm = tmp_path / "causal_lm"
+    prm.mkdir()
+    (prm / "config.json").write_text('{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}')
+    _, errors = resolve([*valid_argv(paths), "--pure.prm.model_name_or_path", str(prm)])
+    assert len(errors) == 1 and "['LlamaForCausalLM']" in errors[0] and "Set --pure.prm.family" in errors[0]
+    args, errors = resolve([*valid_argv(paths), "--pure.prm.model_name_or_path", str(prm), "--pure.prm.family",
+                            "rlhflow", "--pure.prm.score_transform", "none"])  # fmt: skip
+    assert errors == [] and (args.pure.prm.family, args.pure.prm.score_transform) == ("rlhflow", "none")
+
+
 def test_evaluation_runs_with_the_projects_reward_function(paths):
     reward = "openrlhf_pure/integrations/openrlhf_reward_func.py"
     args, errors = resolve([*valid_argv(paths), "--eval.dataset", paths["data"], "--reward.remote_url", reward])

@@ -91,8 +91,16 @@ def test_multinode_submission_spans_the_nodes(dry_runs):
     assert config_of(out[out.index("\n") :])["placement"]["actor"]["gpus"] == 16
 
 
-def test_prm_recipe_without_prm_says_what_to_set(tmp_path):
+@pytest.mark.parametrize("script", ["pure_prm_qwen2.5-7b.sh", "pure_prm_vr_qwen2.5-math-7b.sh"])
+def test_prm_recipes_default_to_the_papers_prm_and_take_a_family(tmp_path, script):
     env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path))
     env.pop("PRM", None)
-    done = subprocess.run(["bash", str(SCRIPTS / "pure_prm_qwen2.5-7b.sh")], capture_output=True, text=True, env=env)
-    assert done.returncode == 2 and "set PRM to a PURE-format process reward model" in done.stderr
+    done = subprocess.run(["bash", str(SCRIPTS / script)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    prm = config_of(done.stdout)["config"]["pure"]["prm"]
+    assert prm["model_name_or_path"] == "jinachris/PURE-PRM-7B" and prm["family"] is None  # detected at load
+    assert prm["score_transform"] == "auto" and prm["format"] is None
+    env.update(PRM=str(tmp_path), PRM_FAMILY="rlhflow", PRM_SCORE_TRANSFORM="none")
+    done = subprocess.run(["bash", str(SCRIPTS / script)], capture_output=True, text=True, env=env, timeout=300)
+    prm = config_of(done.stdout)["config"]["pure"]["prm"]
+    assert (prm["family"], prm["score_transform"]) == ("rlhflow", "none")

@@ -57,6 +57,12 @@ def test_binds_localhost_by_default_and_reports_health(server, prm):
     assert status == 200
     assert body["status"] == "ok" and body["step_format"] == prm.step_format.name and body["model"]
     assert body["limits"]["max_items"] == 4
+    assert (body["family"], body["score"], body["score_transform"], body["scale"]) == (
+        "pure",
+        "p_diff",
+        "none",
+        "signed",
+    )
 
 
 def test_steps_scores_equal_the_scorer(server, scorer):

@@ -128,7 +128,7 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
     backbone.save_pretrained(backbone_dir)
     tokenizer.save_pretrained(backbone_dir)
     torch.manual_seed(config.seed + 2)  # the new head's initialisation depends on the seed alone
-    prm = ProcessRewardModel.from_pretrained(str(backbone_dir))
+    prm = ProcessRewardModel.from_pretrained(str(backbone_dir), new_head=True)
     prm.prompt_template = PURE_TEMPLATE  # its rows' prompts: PURE's prompt of each question (data.arithmetic)
     prm_train = [parse_trl(r) for r in prm_rows(train, seed=config.seed, per_problem=8)]
     prm_eval = [parse_trl(r) for r in prm_rows(held_out, seed=config.seed + 1, per_problem=2)]

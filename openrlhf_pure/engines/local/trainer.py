@@ -268,6 +268,8 @@ class LocalTrainer:
             metrics, self.history, rollout.responses, layout.num_steps, has_answer, result.process_reward, cfg.detector
         )
         metrics["hacking/warnings"] = float(len(warnings))
+        if cfg.mode != "vr" and hasattr(self.step_scorer, "run_metrics"):  # the PRM's score transform
+            metrics.update(self.step_scorer.run_metrics())
         metrics.update(timings)
         metrics["time/step"] = time.perf_counter() - start
         self.warnings, self.last_responses = warnings, rollout.responses

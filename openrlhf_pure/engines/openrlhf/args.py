@@ -160,12 +160,26 @@ def add_pure_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     """
     from openrlhf_pure.core.baselines import PR_BASELINES
     from openrlhf_pure.core.credit import CREDIT_MODES
+    from openrlhf_pure.models.prm_families import PRM_FAMILIES
+    from openrlhf_pure.models.prm_scores import TRANSFORM_NAMES
 
     group = parser.add_argument_group("PURE", "process rewards, min-form credit assignment, verifiable rewards")
     add = group.add_argument
     add("--pure.reward_mode", choices=REWARD_MODES, default="prm_vr", help="PURE-PRM, PURE-VR or PURE-PRM+VR")
     add("--pure.prm.model_name_or_path", default=None, help="PRM checkpoint (HF path or hub name); not used by vr")
-    add("--pure.prm.format", default="pure", help="PRM step format (registry of the PRM scorer)")
+    add(
+        "--pure.prm.family",
+        choices=PRM_FAMILIES.names(),
+        default=None,
+        help="PRM family (head, step format, score); default: detected from the PRM's config.json",
+    )
+    add("--pure.prm.format", default=None, help="PRM step format (default: saved with the PRM, or its family's)")
+    add(
+        "--pure.prm.score_transform",
+        choices=TRANSFORM_NAMES,
+        default="auto",
+        help="map of the PRM's native score to credit assignment's scale: auto (2p-1 for probabilities), 2p-1, none",
+    )
     add("--pure.prm.num_replicas", type=int, default=1, help="PRM replicas (data parallel, load balanced)")
     add("--pure.prm.num_gpus_per_replica", type=float, default=1.0, help="GPUs per PRM replica; <1 to share")
     add("--pure.prm.colocate", action="store_true", default=False, help="place PRM replicas on the actor/ref GPUs")

@@ -234,6 +234,8 @@ class PureExperienceMaker(RemoteExperienceMaker):
             token_mask=result.advantage_mask,
         )
         metrics.update({f"timing/{k}": v for k, v in pending.timings.items()})
+        if self.prm_group is not None and hasattr(self.prm_group, "run_metrics"):  # the PRM's score transform
+            metrics.update(self.prm_group.run_metrics())
         warnings = detect_hacking(metrics, self.history, pending.responses, layout.num_steps, pending.has_answer,
                                   result.process_reward)  # fmt: skip
         self.history = (self.history + [metrics])[-HISTORY:]

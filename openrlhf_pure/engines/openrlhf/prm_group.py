@@ -50,18 +50,22 @@ class PRMSpec:
     Args:
         model_name_or_path: the PRM checkpoint.
         policy_tokenizer: the policy's tokenizer path (steps are the policy's).
-        step_format: PRM step format name (``openrlhf_pure.models.step_formats``).
+        step_format: PRM step format name (``openrlhf_pure.models.step_formats``); None: the family's.
         separator: the policy's step separator.
         max_tokens_per_batch: token budget of one PRM forward pass.
         dtype: None for bf16 on GPU, float32 on CPU.
+        family: PRM family (``openrlhf_pure.models.prm_families``); None: detected from the checkpoint.
+        score_transform: map of the family's native score to the common scale (``prm_scores``).
     """
 
     model_name_or_path: str
     policy_tokenizer: str
-    step_format: str = "pure"
+    step_format: str | None = None
     separator: str = "\n\n"
     max_tokens_per_batch: int = 32768
     dtype: str | None = None
+    family: str | None = None
+    score_transform: str = "auto"
 
 
 class PolicyStepScorer:
@@ -76,8 +80,10 @@ class PolicyStepScorer:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         prm = ProcessRewardModel.from_pretrained(
-            spec.model_name_or_path, step_format=spec.step_format, dtype=spec.dtype, device=device
-        )
+            spec.model_name_or_path, step_format=spec.step_format, dtype=spec.dtype, device=device,
+            family=spec.family, score_transform=spec.score_transform,
+        )  # fmt: skip
+        self.description = prm.describe()
         policy_tokenizer = AutoTokenizer.from_pretrained(spec.policy_tokenizer, trust_remote_code=True)
         self.scorer = PRMScorer(prm, policy_tokenizer, ScorerConfig(max_tokens_per_batch=spec.max_tokens_per_batch))
         self.separator_ids = separator_token_ids(policy_tokenizer, spec.separator)
@@ -112,9 +118,9 @@ class PRMActor(BaseDistributedActor):
         return self.scorer
 
     def ready(self) -> dict:
-        """Load the scorer now; returns :meth:`status`."""
-        self._ensure_scorer()
-        return self.status()
+        """Load the scorer now; returns :meth:`status` and, under "prm", what the scorer describes of itself."""
+        scorer = self._ensure_scorer()
+        return {**self.status(), "prm": getattr(scorer, "description", None)}
 
     def score(self, prompts: list[str], response_ids: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
         """(B,) prompts, (B, T) response ids, (B, T) mask -> (B, S) float32 step scores on CPU."""
@@ -170,10 +176,18 @@ class PRMGroup:
         self.replicas = list(self._group._actor_handlers)  # RayActorGroup keeps its handles here
         self.alive = [True] * len(self.replicas)
         self.max_retries = max_retries
+        self.description: dict | None = None  # family, format, score, transform: set by ready()
 
     def ready(self) -> list[dict]:
-        """Load every replica's scorer (in parallel); returns their statuses."""
-        return ray.get(self._group.async_run_method("ready"))
+        """Load every replica's scorer (in parallel); returns their statuses (see :attr:`description`)."""
+        statuses = ray.get(self._group.async_run_method("ready"))
+        self.description = next((s["prm"] for s in statuses if s.get("prm")), None)
+        return statuses
+
+    def run_metrics(self) -> dict[str, float]:
+        """The PRM's score transform as run metrics (empty before :meth:`ready` or for a custom scorer)."""
+        d = self.description or {}
+        return {k: float(v) for k, v in d.items() if k.startswith("prm/")}
 
     def status(self) -> list[dict | None]:
         """Each replica's status, None for a replica given up on."""
@@ -249,6 +263,8 @@ def prm_group_from_args(args, pg=None) -> PRMGroup:
         step_format=prm.format,
         separator=args.pure.step_separator,
         max_tokens_per_batch=prm.max_tokens_per_batch,
+        family=prm.family,
+        score_transform=prm.score_transform,
     )
     group = PRMGroup(
         functools.partial(build_policy_step_scorer, spec),

@@ -21,6 +21,7 @@ from pathlib import Path
 from openrlhf_pure.data.problems import ProblemFields, read_problem_file
 from openrlhf_pure.data.sources import source_problem
 from openrlhf_pure.engines.openrlhf.settings import VR_ESTIMATOR_OF, PureSettings
+from openrlhf_pure.models.prm_families import family_problem
 
 # (flag, predicate on args, message): OpenRLHF features that do not apply to PURE.
 UNSUPPORTED = (
@@ -153,6 +154,8 @@ def check_prm(args) -> list[str]:
             f"--pure.prm.num_gpus_per_replica must lie in [0, 1] (0: CPU), got {prm.num_gpus_per_replica}; "
             f"a PRM replica holds one model on at most one GPU: add replicas instead"
         )
+    if prm.model_name_or_path:
+        errors += filter(None, [family_problem("--pure.prm.model_name_or_path", prm.model_name_or_path, prm.family)])
     if prm.max_tokens_per_batch < 1 or prm.max_restarts < 0:
         errors.append("--pure.prm.max_tokens_per_batch must be >= 1 and --pure.prm.max_restarts >= 0")
     if prm.colocate:
