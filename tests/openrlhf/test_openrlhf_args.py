@@ -46,6 +46,10 @@ def flag_differences(reference: list[dict], ours: list[dict]) -> list[str]:
     return problems
 
 
+# What the checks read of a model folder: a config.json (a PRM's names its family); nothing is loaded.
+MODEL_CONFIG = '{"architectures": ["Qwen2ForTokenClassification"], "pure_prm": {"step_format": "pure"}}'
+
+
 @pytest.fixture(scope="module")
 def reference_flags():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE / "stubs"), os.environ.get("PYTHONPATH", "")]))
@@ -75,7 +79,7 @@ def test_parity_check_detects_a_missing_or_changed_flag(reference_flags):
 def paths(tmp_path):
     model, data = tmp_path / "model", tmp_path / "data.jsonl"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text(MODEL_CONFIG)
     rows = [{"prompt": "1 + 1?", "label": {"gt_answer": "2", "pure_vr_answer_visible": i == 0}} for i in range(2)]
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return {"model": str(model), "data": str(data)}

@@ -22,13 +22,17 @@ CLUSTER = [SCRIPTS / "multinode" / "submit_pure.sh", SCRIPTS / "slurm" / "pure_r
 MATH_MODELS = ("qwen2.5-math-1.5b", "qwen2.5-math-7b")
 
 
+# What the checks read of a model folder: a config.json (a PRM's names its family); nothing is loaded.
+MODEL_CONFIG = '{"architectures": ["Qwen2ForTokenClassification"], "pure_prm": {"step_format": "pure"}}'
+
+
 @pytest.fixture(scope="module")
 def dry_runs(tmp_path_factory):
     """stdout of every script's dry run, keyed by script name."""
     root = tmp_path_factory.mktemp("scripts")
     for name in ("policy", "prm"):  # model folders as the checks see them (a config.json; nothing is loaded)
         (root / name).mkdir()
-        (root / name / "config.json").write_text("{}")
+        (root / name / "config.json").write_text(MODEL_CONFIG)
     env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(root / "policy"), PRM=str(root / "prm"),
                OUTPUT=str(root / "out"))  # fmt: skip
     env.pop("SUBMIT_ADDRESS", None)
