@@ -97,6 +97,7 @@ def test_multinode_submission_spans_the_nodes(dry_runs):
 
 @pytest.mark.parametrize("script", ["pure_prm_qwen2.5-7b.sh", "pure_prm_vr_qwen2.5-math-7b.sh"])
 def test_prm_recipes_default_to_the_papers_prm_and_take_a_family(tmp_path, script):
+    (tmp_path / "config.json").write_text(MODEL_CONFIG)
     env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path))
     env.pop("PRM", None)
     done = subprocess.run(["bash", str(SCRIPTS / script)], capture_output=True, text=True, env=env, timeout=300)
