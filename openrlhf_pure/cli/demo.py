@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import fields
 
+from openrlhf_pure.cli.errors import report_errors
+from openrlhf_pure.cli.logs import quiet_libraries
 from openrlhf_pure.core.advantages import AdvantageConfig
 from openrlhf_pure.core.credit import CREDIT_MODES
 from openrlhf_pure.core.presets import PRESETS
@@ -42,24 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run the demo, print its JSON line; returns the exit status (2 for bad flags)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.preset is not None:  # the preset's credit mode and temperature, unless given
         given, credit = explicit_dests(parser, argv), AdvantageConfig.preset(args.preset).credit
         args.credit = args.credit if "credit" in given else credit.mode
         args.temperature = args.temperature if "temperature" in given else credit.temperature
-    for name in ("rl_steps", "prompts_per_step", "samples_per_prompt", "max_new_tokens", "hidden", "layers"):
-        if getattr(args, name) < 1:
-            raise SystemExit(f"--{name} must be >= 1, got {getattr(args, name)}")
+    names = ("rl_steps", "prompts_per_step", "samples_per_prompt", "max_new_tokens", "hidden", "layers")
+    errors = [f"--{name} must be >= 1, got {getattr(args, name)}" for name in names if getattr(args, name) < 1]
+    if errors:
+        return report_errors(errors)
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # the tiny models' load reports and progress bars are noise here
-    hf_logging.disable_progress_bar()
+    quiet_libraries(progress=False)
     result = run_demo(DemoConfig(**vars(args)))
     print(json.dumps(result))
-    return result
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

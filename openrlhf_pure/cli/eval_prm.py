@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from openrlhf_pure.cli.errors import report_errors
-from openrlhf_pure.cli.train_prm import HUB_NAME, SCORE_NAMES
+from openrlhf_pure.cli.logs import quiet_libraries
+from openrlhf_pure.cli.train_prm import SCORE_NAMES
+from openrlhf_pure.cli.validation import device_problem
 from openrlhf_pure.core.prm_metrics import AGGREGATIONS
 from openrlhf_pure.data.processbench import PROCESSBENCH_HUB, PROCESSBENCH_SUBSETS
+from openrlhf_pure.data.sources import source_problem
 from openrlhf_pure.data.stepwise import DataFormatError
 from openrlhf_pure.models.prm_families import PRM_FAMILIES, family_problem
 from openrlhf_pure.models.prm_scores import TRANSFORM_NAMES
@@ -83,20 +85,12 @@ def aggregations(value: str) -> list[str]:
 
 def validate(args: argparse.Namespace) -> list[str]:
     """Every problem with the arguments, before anything is loaded."""
-    errors = []
-    prm = Path(args.prm).expanduser()
-    if prm.exists() and not (prm / "config.json").is_file():
-        errors.append(f"--prm {args.prm}: the folder holds no config.json")
-    elif not prm.exists() and not HUB_NAME.match(args.prm):
-        errors.append(f"--prm {args.prm}: no such folder")
-    else:
+    sources = (("--prm", args.prm, "model"), ("--data", args.data, "file" if args.task == "best-of-n" else "data"))
+    errors = [p for p in (source_problem(*source) for source in sources) if p]
+    if not errors[:1] or not errors[0].startswith("--prm"):
         errors += filter(None, [family_problem("--prm", args.prm, vars(args)["prm.family"])])
-    data = Path(args.data).expanduser()
-    if args.task == "best-of-n" and not data.is_file():
-        errors.append(f"--data {args.data}: no such file")
+    errors += filter(None, [device_problem("--device", args.device)])
     if args.task == "processbench":
-        if not data.exists() and not HUB_NAME.match(args.data):
-            errors.append(f"--data {args.data}: no such folder (and not a hub name)")
         if args.limit is not None and args.limit < 1:
             errors.append(f"--limit must be positive, got {args.limit}")
         if args.sweep and args.sweep < 2:
@@ -178,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     errors = validate(args)
     if errors:
         return report_errors(errors)
+    quiet_libraries(progress=not args.no_progress)
     task = {"processbench": processbench, "best-of-n": best_of_n_task}[args.task]
     try:
         records, summary, markdown = task(args)

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 from openrlhf_pure.cli.errors import report_errors
+from openrlhf_pure.cli.logs import quiet_libraries
+from openrlhf_pure.cli.validation import device_problem
 
 LIMIT_FLAGS = (
     "max_body_bytes",
@@ -82,6 +84,7 @@ def validate(args: argparse.Namespace) -> list[str]:
         from openrlhf_pure.models.prm_families import family_problem
 
         errors += filter(None, [family_problem("--model", str(model), vars(args)["prm.family"])])
+    errors += filter(None, [device_problem("--device", args.device)])
     if not 0 <= args.port <= 65535:
         errors.append(f"--port must be in 0..65535, got {args.port}")
     for name in ("max_tokens_per_batch", *LIMIT_FLAGS):
@@ -100,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from openrlhf_pure.engines.prm_server import PRMServer, ServerLimits
     from openrlhf_pure.models.prm import ProcessRewardModel
 
+    quiet_libraries(progress=not args.quiet)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
     a = vars(args)
     prm = ProcessRewardModel.from_pretrained(str(Path(args.model).expanduser()), device=args.device,

@@ -47,7 +47,13 @@ PURE_BEST_OF_1024 = {"gsm8k": 91.6, "math": 62.6}  # DeepSeek-7B rollouts
 def score_solutions(
     scorer, prompts: list[str], steps: list[list[str]], chunk: int = 128, desc: str = "scoring", progress: bool = True
 ) -> list[list[float]]:
-    """Step scores of many solutions, ``chunk`` solutions per scorer call; a solution with no steps gets []."""
+    """Step scores of many solutions, ``chunk`` solutions per scorer call; a solution with no steps gets [].
+
+    ``prompts`` are bare problems: each is given to the PRM as its training rows' prompts were
+    (``ProcessRewardModel.render_prompt``: the prompt template saved with the PRM, if any).
+    """
+    render = getattr(getattr(scorer, "prm", None), "render_prompt", None)
+    prompts = [render(p) for p in prompts] if render is not None else list(prompts)
     out: list[list[float]] = []
     with tqdm(total=len(prompts), desc=desc, unit="solution", disable=not progress) as bar:
         for start in range(0, len(prompts), chunk):

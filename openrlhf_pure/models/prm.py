@@ -21,11 +21,13 @@ gathering, so no (L, vocab) logits are ever built.
 
 Differences from the authors: the head of a new PRM has no dropout (transformers' generic
 token classifier defaults to 0.1); family, step format, score and head are saved in the model
-config (key ``pure_prm``) so a checkpoint scores the way it was trained.
+config (key ``pure_prm``, with the prompt template of its training rows when known) so a
+checkpoint scores the way it was trained.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 
@@ -102,11 +104,16 @@ class ProcessRewardModel(torch.nn.Module):
         head: a ``prm_heads.HEADS`` name; None takes the format's.
         score_transform: a ``SCORE_TRANSFORMS`` name or "auto" (``prm_scores``).
         family: the ``prm_families`` name, for reports (None: not a published family).
+        prompt_template: a format string with ``{question}``: how the training rows' prompts were
+            made from their questions (saved with the PRM; :meth:`render_prompt` applies it to a
+            bare question when the PRM scores solutions of benchmark problems). None: as given.
     """
 
     def __init__(self, model, tokenizer, step_format: str | StepFormat = "pure", score: str | None = None, head=None,
-                 score_transform: str = "auto", family: str | None = None):  # fmt: skip
+                 score_transform: str = "auto", family: str | None = None,
+                 prompt_template: str | None = None):  # fmt: skip
         super().__init__()
+        self.prompt_template = prompt_template  # how a question became the prompt of its training rows
         self.model = model
         self.tokenizer = tokenizer
         self.step_format = get_step_format(step_format)
@@ -188,7 +195,13 @@ class ProcessRewardModel(torch.nn.Module):
     def saved_settings(self) -> dict:
         """What :meth:`save_pretrained` writes under the config's ``pure_prm`` key."""
         saved = {"step_format": self.step_format.name, "score": self.score_name, "head": self.head}
+        if self.prompt_template is not None:
+            saved["prompt_template"] = self.prompt_template
         return {"family": self.family, **saved} if self.family else saved
+
+    def render_prompt(self, question: str) -> str:
+        """The prompt this PRM was trained with for a bare ``question`` (the question itself without a template)."""
+        return question if self.prompt_template is None else self.prompt_template.format(question=question)
 
     def save_pretrained(self, path: str) -> None:
         """Write model, tokenizer and the PRM settings (family, format, score, head) to ``path``."""
@@ -254,7 +267,8 @@ class ProcessRewardModel(torch.nn.Module):
             model.resize_token_embeddings(len(tokenizer))
         check_tokenizer(str(path), tokenizer, fmt)
         model.to(device).eval()
-        return cls(model, tokenizer, fmt, score=score, head=head, score_transform=score_transform, family=fam.name)
+        return cls(model, tokenizer, fmt, score=score, head=head, score_transform=score_transform, family=fam.name,
+                   prompt_template=saved.get("prompt_template"))  # fmt: skip
 
 
 def check_tokenizer(path: str, tokenizer, step_format: StepFormat) -> None:
@@ -328,14 +342,33 @@ def _load_classifier(path, config, spec, kwargs, new_head):
     config.id2label, config.label2id = dict(LABELS), {v: k for k, v in LABELS.items()}
     if kind == "causal_lm":
         config.classifier_dropout = 0.0
-    model, info = AutoModelForTokenClassification.from_pretrained(path, config=config, output_loading_info=True,
-                                                                  **kwargs)  # fmt: skip
+    with _without_load_report(kind == "causal_lm"):  # a new head is expected: said below in one line
+        model, info = AutoModelForTokenClassification.from_pretrained(path, config=config, output_loading_info=True,
+                                                                      **kwargs)  # fmt: skip
     missing_head = [k for k in info["missing_keys"] if k.startswith("score.")]
     if missing_head and kind == "classifier":
         raise ValueError(f"{path}: the token-classification checkpoint lacks its head weights {missing_head}")
     if missing_head:
         logger.warning("%s is a causal LM: its PRM head is new and untrained", path)
     return model
+
+
+@contextlib.contextmanager
+def _without_load_report(active: bool):
+    """Drop transformers' colour-coded LOAD REPORT while loading (when ``active``)."""
+    from transformers.utils import logging as hf_logging
+
+    target = hf_logging.get_logger("transformers.modeling_utils")
+
+    def keep(record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in str(record.msg)
+
+    if active:
+        target.addFilter(keep)
+    try:
+        yield
+    finally:
+        target.removeFilter(keep)
 
 
 def _load_lm_candidates(path, config, spec, kwargs, new_head):

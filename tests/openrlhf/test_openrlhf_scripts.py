@@ -22,12 +22,17 @@ CLUSTER = [SCRIPTS / "multinode" / "submit_pure.sh", SCRIPTS / "slurm" / "pure_r
 MATH_MODELS = ("qwen2.5-math-1.5b", "qwen2.5-math-7b")
 
 
+# What the checks read of a model folder: a config.json (a PRM's names its family); nothing is loaded.
+MODEL_CONFIG = '{"architectures": ["Qwen2ForTokenClassification"], "pure_prm": {"step_format": "pure"}}'
+
+
 @pytest.fixture(scope="module")
 def dry_runs(tmp_path_factory):
     """stdout of every script's dry run, keyed by script name."""
     root = tmp_path_factory.mktemp("scripts")
-    (root / "policy").mkdir()
-    (root / "prm").mkdir()
+    for name in ("policy", "prm"):  # model folders as the checks see them (a config.json; nothing is loaded)
+        (root / name).mkdir()
+        (root / name / "config.json").write_text(MODEL_CONFIG)
     env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(root / "policy"), PRM=str(root / "prm"),
                OUTPUT=str(root / "out"))  # fmt: skip
     env.pop("SUBMIT_ADDRESS", None)
@@ -92,6 +97,7 @@ def test_multinode_submission_spans_the_nodes(dry_runs):
 
 @pytest.mark.parametrize("script", ["pure_prm_qwen2.5-7b.sh", "pure_prm_vr_qwen2.5-math-7b.sh"])
 def test_prm_recipes_default_to_the_papers_prm_and_take_a_family(tmp_path, script):
+    (tmp_path / "config.json").write_text(MODEL_CONFIG)
     env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path))
     env.pop("PRM", None)
     done = subprocess.run(["bash", str(SCRIPTS / script)], capture_output=True, text=True, env=env, timeout=300)
@@ -108,9 +114,11 @@ def test_prm_recipes_default_to_the_papers_prm_and_take_a_family(tmp_path, scrip
 def test_a_recipe_with_a_preset_leaves_the_advantage_options_to_it(tmp_path):
     from openrlhf_pure.core.advantages import AdvantageConfig
 
-    (tmp_path / "policy").mkdir()
-    env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path / "policy"), PRM=str(tmp_path),
-               OUTPUT=str(tmp_path / "out"), PRESET="authors_verl")  # fmt: skip
+    for name in ("policy", "prm"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(MODEL_CONFIG)
+    env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path / "policy"),
+               PRM=str(tmp_path / "prm"), OUTPUT=str(tmp_path / "out"), PRESET="authors_verl")  # fmt: skip
     done = subprocess.run(["bash", str(SCRIPTS / "pure_prm_vr_qwen2.5-7b.sh")], capture_output=True, text=True,
                           env=env, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

@@ -9,7 +9,10 @@
    the single-process trainer, the PRM scorer and the project's grader;
 5. greedy accuracy on held-out problems before and after RL, a report folder (metrics JSONL,
    plots, samples, summary.md) and one JSON line.
-Everything is seeded: the same seed gives the same run on CPU.
+Everything is seeded: the same seed gives the same run on CPU. Every model folder it writes
+(``policy_warmup``, ``prm_backbone``, ``prm/final``, ``rl/checkpoints/step_*/policy``) holds its
+tokenizer and its prompt template, so ``pure-eval``, ``pure-train`` and ``pure-eval-prm`` prompt
+them as the demo did without being told.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from openrlhf_pure.core.grading.extract import extract_answer
 from openrlhf_pure.core.grading.reward import verifiable_rewards
 from openrlhf_pure.data.arithmetic import ArithmeticProblem, arithmetic_corpus, prm_rows, solution_steps, split_problems
 from openrlhf_pure.data.problems import Problem, choose_visible
+from openrlhf_pure.data.prompts import PURE_TEMPLATE, PromptFormat, record_prompt_format
 from openrlhf_pure.data.stepwise import parse_trl
 from openrlhf_pure.engines.local.rollout import generate_rollouts
 from openrlhf_pure.engines.local.sft import supervised_finetune
@@ -37,6 +41,9 @@ from openrlhf_pure.engines.prm_scorer import PRMScorer
 from openrlhf_pure.engines.prm_trainer import PRMTrainConfig, PRMTrainer
 from openrlhf_pure.models.prm import ProcessRewardModel
 from openrlhf_pure.models.tiny import tiny_causal_lm, train_tiny_tokenizer
+
+# The demo's policy is prompted with PURE's prompt followed by a blank line (its warm-up examples).
+DEMO_PROMPT = PromptFormat(PURE_TEMPLATE + "\n\n", "\n\n")
 
 
 @dataclass
@@ -85,7 +92,9 @@ def greedy_accuracy(
     model, tokenizer, problems: list[ArithmeticProblem], max_new_tokens: int
 ) -> tuple[float, list[str]]:
     """Share of problems whose greedy response has the right final answer, and the responses."""
-    rollout = generate_rollouts(model.eval(), tokenizer, [p.prompt + "\n\n" for p in problems], 1, max_new_tokens, 0.0)
+    rollout = generate_rollouts(
+        model.eval(), tokenizer, [DEMO_PROMPT.render(p.question) for p in problems], 1, max_new_tokens, 0.0
+    )
     rewards = verifiable_rewards(rollout.responses, [str(p.answer) for p in problems])
     return sum(r or 0.0 for r in rewards) / len(problems), rollout.responses
 
@@ -100,10 +109,13 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
     train, held_out = split_problems(config.seed, config.held_out)
     tokenizer = train_tiny_tokenizer(arithmetic_corpus(config.seed), vocab_size=400)
     rng = random.Random(config.seed)
-    examples = [(p.prompt + "\n\n", "\n\n".join(solution_steps(p, filler=rng.random() < 0.5)[0])) for p in train]
+    examples = [
+        (DEMO_PROMPT.render(p.question), "\n\n".join(solution_steps(p, filler=rng.random() < 0.5)[0])) for p in train
+    ]
 
     progress(f"[1/4] warm-up: {config.warmup_steps} supervised steps on {len(examples)} solutions")
     policy = tiny_causal_lm(len(tokenizer), hidden=config.hidden, layers=config.layers, seed=config.seed)
+    record_prompt_format(policy, DEMO_PROMPT)  # every folder written from it says how it is prompted
     tick = time.perf_counter()
     supervised_finetune(policy, tokenizer, examples, config.warmup_steps, seed=config.seed)
     progress(f"      {time.perf_counter() - tick:.0f} s")
@@ -119,6 +131,7 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
     tokenizer.save_pretrained(backbone_dir)
     torch.manual_seed(config.seed + 2)  # the new head's initialisation depends on the seed alone
     prm = ProcessRewardModel.from_pretrained(str(backbone_dir), new_head=True)
+    prm.prompt_template = PURE_TEMPLATE  # its rows' prompts: PURE's prompt of each question (data.arithmetic)
     prm_train = [parse_trl(r) for r in prm_rows(train, seed=config.seed, per_problem=8)]
     prm_eval = [parse_trl(r) for r in prm_rows(held_out, seed=config.seed + 1, per_problem=2)]
     prm_config = PRMTrainConfig(output_dir=str(out / "prm"), max_steps=config.prm_steps, rows_per_step=32, lr=1e-3,
@@ -135,8 +148,8 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
     preset = f", preset {config.preset}" if config.preset else ""
     progress(f"[3/4] PURE RL ({config.mode}, {config.credit}{preset}): held-out accuracy before RL "
              f"{accuracy_before:.3f}")  # fmt: skip
-    problems = choose_visible([Problem(p.prompt + "\n\n", str(p.answer)) for p in train], config.visible_fraction,
-                              config.seed)  # fmt: skip
+    problems = [Problem(DEMO_PROMPT.render(p.question), str(p.answer)) for p in train]
+    problems = choose_visible(problems, config.visible_fraction, config.seed)
     scorer = PRMScorer(prm, policy_tokenizer=tokenizer)
     rl_config = LocalTrainConfig(
         mode=config.mode, steps=config.rl_steps, prompts_per_step=config.prompts_per_step,

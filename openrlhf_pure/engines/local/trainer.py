@@ -294,7 +294,7 @@ class LocalTrainer:
         """Write an atomic checkpoint of the current step."""
         extra = {"history": self.history, "config": repr(self.config)}
         return save_checkpoint(self.output_dir / "checkpoints", self.step, self.policy, self.optimizer,
-                               self.scheduler, extra)  # fmt: skip
+                               self.scheduler, extra, tokenizer=self.tokenizer)  # fmt: skip
 
     def train(self, resume: bool = False, on_step: Callable[[int, dict], None] | None = None) -> list[dict]:
         """Train until ``config.steps`` steps are done; returns the metric history.

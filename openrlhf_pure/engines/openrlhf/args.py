@@ -150,6 +150,9 @@ def _separator(text: str) -> str:
     return codecs.decode(text, "unicode_escape") if "\\" in text else text
 
 
+parse_bool, parse_separator = _bool, _separator  # the same flag types in pure-train (cli/train_local.py)
+
+
 def add_pure_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add PURE's ``--pure.*`` flags (and ``--dry_run``) to ``parser``; returns it.
 
