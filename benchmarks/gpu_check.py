@@ -98,7 +98,7 @@ def tiny_models(folder: Path, tokenizer) -> tuple[str, str]:
     tiny_causal_lm(len(tokenizer), seed=0).save_pretrained(folder / "policy")
     tokenizer.save_pretrained(folder / "policy")
     torch.manual_seed(1)
-    prm = ProcessRewardModel.from_pretrained(str(folder / "policy"))
+    prm = ProcessRewardModel.from_pretrained(str(folder / "policy"), new_head=True)
     torch.nn.init.normal_(prm.model.score.weight, std=0.5)
     prm.save_pretrained(str(folder / "prm"))
     return str(folder / "policy"), str(folder / "prm")

@@ -75,7 +75,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as path:
         tiny_causal_lm(len(tokenizer)).save_pretrained(path)
         tokenizer.save_pretrained(path)
-        prm = ProcessRewardModel.from_pretrained(path, dtype=args.dtype, device=args.device)
+        prm = ProcessRewardModel.from_pretrained(path, dtype=args.dtype, device=args.device, new_head=True)
     inputs = make_inputs(args.count, args.min_len, args.max_len, len(tokenizer))
     tokens = sum(len(x) for x in inputs)
 

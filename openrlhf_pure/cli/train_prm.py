@@ -11,8 +11,9 @@ Flags are grouped by a dotted prefix as in OpenRLHF (``--model.*``, ``--prm.*``,
 ``--train.*``, ``--ds.*``, ``--log.*``). Everything is checked before any work starts (local
 paths exist, numbers are in range, flags agree with each other) and every problem is reported
 at once, exit status 2. ``--dry_run`` stops after that check and prints the settings as JSON.
-A model or data name that is not a local path but looks like ``org/name`` is taken as a hub
-name (it cannot be checked offline). ``--data.eval_fraction`` holds out whole prompts (every
+A model or data name that is not on disk is taken for a hub name only when it has the hub's
+shape and does not look like a path (``openrlhf_pure.data.sources``); with ``HF_HUB_OFFLINE``
+set it must be in the local cache. ``--data.eval_fraction`` holds out whole prompts (every
 solution of a problem lands on the same side), chosen with the run's seed. The run writes
 ``output_dir/metrics.jsonl``, ``checkpoints/`` and the trained PRM in ``final/``.
 """
@@ -24,21 +25,21 @@ import importlib.util
 import json
 import os
 import random
-import re
-import shutil
 import sys
 from collections import Counter
 from pathlib import Path
 
 from openrlhf_pure.cli.errors import report_errors
+from openrlhf_pure.cli.logs import quiet_libraries
+from openrlhf_pure.cli.validation import clear_previous_run, output_dir_problem, resume_problem
+from openrlhf_pure.data.sources import is_hub_name, source_problem
 from openrlhf_pure.data.stepwise import STEPWISE_FORMATS, DataFormatError, load_stepwise
 from openrlhf_pure.models.step_formats import STEP_FORMATS
 
 # The names of openrlhf_pure.models.prm.SCORE_FUNCTIONS, kept here so that validation and
 # --dry_run run without importing torch (a test checks that the two agree).
-SCORE_NAMES = ("p_diff", "p_correct", "logit_diff")
+SCORE_NAMES = ("p_diff", "p_correct", "logit_diff", "sigmoid")
 BACKEND_NAMES = ("torch", "deepspeed")
-HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
 
 
@@ -90,18 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_source(name: str, value: str | None, errors: list[str], notes: list[str], model: bool = False) -> None:
-    """A model/data argument must be an existing local path or look like a hub name."""
-    if value is None:
-        return
-    path = Path(value).expanduser()
-    if path.exists():
-        if model and not (path / "config.json").is_file():
-            errors.append(f"--{name} {value}: the folder holds no config.json")
-        elif not model and path.is_file() and path.suffix.lower() not in DATA_SUFFIXES:
-            errors.append(f"--{name} {value}: expected a {', '.join(DATA_SUFFIXES)} file")
-    elif path.suffix.lower() in DATA_SUFFIXES or not HUB_NAME.match(value):
-        errors.append(f"--{name} {value}: no such {'model folder' if model else 'file or folder'}")
-    else:
+    """A model/data argument must be an existing local path or a hub name (``data.sources``' rule)."""
+    problem = source_problem(f"--{name}", value, "model" if model else "data")
+    path = Path(value).expanduser() if value else None
+    if (
+        problem is None
+        and path is not None
+        and not model
+        and path.is_file()
+        and path.suffix.lower() not in DATA_SUFFIXES
+    ):
+        problem = f"--{name} {value}: expected a {', '.join(DATA_SUFFIXES)} file"
+    if problem is not None:
+        errors.append(problem)
+    elif value and is_hub_name(value):
         notes.append(f"--{name} {value} is not a local path: it will be read from the Hugging Face hub")
 
 
@@ -152,16 +155,14 @@ def validate(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
 def _check_output(args: argparse.Namespace, errors: list[str], notes: list[str]) -> None:
     a = vars(args)
+    problem = output_dir_problem(a["output_dir"], a["train.resume"], a["overwrite_output_dir"])
+    if problem is not None:
+        errors.append(problem)
     out = Path(a["output_dir"]).expanduser()
-    if out.exists() and not out.is_dir():
-        errors.append(f"--output_dir {out} exists and is not a folder")
-        return
-    has_checkpoint = (out / "checkpoints" / "latest").is_file()
-    previous = has_checkpoint or (out / "metrics.jsonl").exists() or (out / "final").exists()
-    if a["train.resume"] and not has_checkpoint:
+    if a["train.resume"] and out.is_dir() and not (out / "checkpoints" / "latest").is_file():
         notes.append(f"--train.resume: {out / 'checkpoints'} holds no checkpoint yet; starting from step 0")
-    elif previous and not a["train.resume"] and not a["overwrite_output_dir"]:
-        errors.append(f"--output_dir {out} holds a previous run: pass --train.resume or --overwrite_output_dir")
+    elif a["train.resume"] and (problem := resume_problem(a["output_dir"])):
+        errors.append(problem)
 
 
 def split_by_prompt(rows: list, fraction: float, seed: int) -> tuple[list, list]:
@@ -217,14 +218,6 @@ def load_rows(args: argparse.Namespace, say) -> tuple[list, list]:
     return train, held
 
 
-def clear_previous_run(output_dir: str) -> None:
-    """Remove what a previous run left in ``output_dir`` (``--overwrite_output_dir``; rank 0 only)."""
-    out = Path(output_dir)
-    for name in ("checkpoints", "final", "tensorboard"):
-        shutil.rmtree(out / name, ignore_errors=True)
-    (out / "metrics.jsonl").unlink(missing_ok=True)
-
-
 def load(args: argparse.Namespace, say):
     """Rows and model: (config, train rows, held-out rows, PRM)."""
     import torch
@@ -242,7 +235,7 @@ def load(args: argparse.Namespace, say):
     prm = ProcessRewardModel.from_pretrained(
         a["model.name_or_path"], step_format=a["prm.format"], score=a["prm.score"],
         dtype="bf16" if config.bf16 else "float32", device=device,
-        attn_implementation=a["model.attn_implementation"],
+        attn_implementation=a["model.attn_implementation"], new_head=True,
     )  # fmt: skip
     if a["train.threshold"] is None:  # the natural threshold of the score: p(correct) = 0.5
         config.threshold = 0.5 if prm.score_name == "p_correct" else 0.0
@@ -265,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         say(json.dumps(settings, indent=1))
         say("dry run: the settings are valid; nothing was loaded or trained")
         return 0
+    quiet_libraries(progress=not a["log.no_progress"])
     try:
         config, train, held, prm = load(args, say)
     except (DataFormatError, FileNotFoundError, ValueError) as err:

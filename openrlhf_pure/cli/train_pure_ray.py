@@ -4,13 +4,17 @@ Flags: every flag of OpenRLHF 0.11.2's ``openrlhf.cli.train_ppo_ray`` (same dott
 defaults and meaning; the parser is OpenRLHF's own, see ``engines.openrlhf.args``) plus PURE's
 ``--pure.*`` flags (``--help`` lists them under "PURE") and ``--dry_run``.
 
-Steps: parse; PURE's checks of the raw arguments; OpenRLHF's own normalisation and checks;
-PURE's checks of the result (paths, batch divisibility, GPUs, PRM placement, algorithm options).
-Every problem is printed on its own line (exit status 2). With ``--dry_run`` the resolved
-configuration, the placement plan and the memory estimate of one colocated GPU
-(``engines.openrlhf.capacity``; a warning when it cannot fit ``--pure.gpu_memory_gb``, or when
-prompts and responses can outgrow the PRM's context) are printed and nothing is started;
-otherwise the run starts (``engines.openrlhf.launch.train_pure``).
+Steps: parse; ``--pure.preset`` fills the advantage flags not given; PURE's checks of the raw
+arguments; OpenRLHF's own normalisation and checks; PURE's checks of the result (paths, batch
+divisibility, GPUs, PRM placement, algorithm options); the resolved advantage configuration is
+kept in ``args.pure.advantage``.
+Every problem is printed on its own line, all at once, the local prompt data included (every
+row is read and checked); exit status 2. With ``--dry_run`` the resolved configuration and the
+placement plan (with the memory estimate of one colocated GPU, ``engines.openrlhf.capacity``)
+are printed as JSON, then notes, warnings (the estimate exceeds ``--pure.gpu_memory_gb``, or
+prompts and responses can outgrow the PRM's context) and a short human summary (mode, models,
+data rows and visible answers, rollout shape, GPUs), and nothing is started; otherwise the run
+starts (``engines.openrlhf.launch.train_pure``).
 """
 
 from __future__ import annotations
@@ -18,21 +22,51 @@ from __future__ import annotations
 import json
 import sys
 
+from openrlhf_pure.engines.advantage_flags import explicit_dests
 from openrlhf_pure.engines.openrlhf.args import build_parser, hierarchize, namespace_to_dict, normalize_openrlhf_args
-from openrlhf_pure.engines.openrlhf.validate import notes, post_checks, pre_checks
+from openrlhf_pure.engines.openrlhf.settings import PureSettings, apply_preset
+from openrlhf_pure.engines.openrlhf.validate import notes, post_checks, pre_checks, read_prompt_data
 
 
 def resolve(argv: list[str] | None = None):
-    """Parse and check. Returns (normalised args, errors); errors is empty when the configuration is valid."""
-    args = hierarchize(build_parser().parse_args(argv))
+    """Parse and check. Returns (normalised args, errors); errors is empty when the configuration is valid.
+
+    Every check runs, so every problem is reported at once: PURE's checks of the raw
+    arguments, OpenRLHF's normalisation, then the checks of the normalised arguments and of the
+    data. When a raw-argument check already failed, a failing normalisation is its echo and is
+    not repeated, and each later check runs if it can on the arguments as they are.
+    """
+    parser = build_parser()
+    args = hierarchize(parser.parse_args(argv))
+    apply_preset(args, explicit_dests(parser, argv))
     errors = pre_checks(args)
-    if errors:
-        return args, errors
     try:
         normalize_openrlhf_args(args)
-    except AssertionError as err:
-        return args, [f"OpenRLHF: {err}"]
-    return args, post_checks(args)
+    except Exception as err:  # noqa: BLE001 - OpenRLHF asserts; an unsupported option may fail otherwise
+        if not errors:
+            return args, [
+                f"OpenRLHF: {err}" if isinstance(err, AssertionError) else f"OpenRLHF: {type(err).__name__}: {err}"
+            ]
+        return args, [*errors, *post_checks(args, skip_failing=True)]
+    errors = [*errors, *post_checks(args)]
+    if not errors:
+        args.pure.advantage = PureSettings.from_args(args).advantage.to_dict()
+    return args, errors
+
+
+def human_summary(args, plan: dict) -> list[str]:
+    """A few lines saying what the run would do (printed after the full JSON by ``--dry_run``)."""
+    pure = args.pure
+    lines = [f"mode {pure.reward_mode}, credit {pure.credit.mode} (T={pure.credit.temperature}), "
+             f"policy {args.actor.model_name_or_path}"]  # fmt: skip
+    if pure.reward_mode != "vr":
+        lines.append(f"PRM {pure.prm.model_name_or_path}: {pure.prm.num_replicas} replica(s)")
+    lines += [f"data {line}" for line in read_prompt_data(args)[1]]
+    lines.append(
+        f"rollouts {args.rollout.batch_size} prompts x {args.rollout.n_samples_per_prompt} samples, "
+        f"{args.train.num_episodes} episode(s); GPUs requested: {plan['total_gpus']}"
+    )
+    return lines
 
 
 def placement_plan(args) -> dict:
@@ -81,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {note}")
         for warning in warnings:
             print(f"warning: {warning}")
+        for line in human_summary(args, plan):
+            print(f"summary: {line}")
         print("dry run: configuration is valid; nothing was started")
         return 0
     from openrlhf_pure.engines.openrlhf.launch import train_pure

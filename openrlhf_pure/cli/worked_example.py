@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import torch
 
+from openrlhf_pure.cli.errors import report_errors
 from openrlhf_pure.core.advantages import AdvantageConfig, compute_advantages
 from openrlhf_pure.core.baselines import PR_BASELINES
 from openrlhf_pure.core.credit import CREDIT_MODES, CreditConfig, step_returns
@@ -57,11 +59,23 @@ def encode(tokenizer, texts):
     return ids, ids != tokenizer.pad_token_id
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
+    """Parse, print the example (its last line: the figures as JSON); returns the exit status."""
     parser = argparse.ArgumentParser(description="PURE credit assignment, worked on one group of responses.")
-    parser.add_argument("--temperature", type=float, default=0.1, help="softmin temperature T (Eq. 5)")
+    parser.add_argument("--temperature", type=float, default=0.1, help="softmin temperature T (Eq. 5), > 0")
     parser.add_argument("--baseline", default="token", choices=PR_BASELINES.names(), help="process-reward baseline")
     args = parser.parse_args(argv)
+    if not args.temperature > 0:  # T -> 0 is the min form: shown in its own column already
+        return report_errors(
+            [f"--temperature must be > 0 (softmin's T; T -> 0 is the min column), got {args.temperature}"]
+        )
+    worked_example(args.temperature, args.baseline)
+    return 0
+
+
+def worked_example(temperature: float = 0.1, baseline: str = "token") -> dict:
+    """Print the example; returns {"first_step_returns": per mode, "mean_advantage": per response}."""
+    args = argparse.Namespace(temperature=temperature, baseline=baseline)
 
     tokenizer = train_tiny_tokenizer(arithmetic_corpus(), vocab_size=400)
     ids, mask = encode(tokenizer, [text for _, text, _, _ in RESPONSES])
@@ -103,4 +117,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,5 +3,6 @@
 Modules, one concept each: ``steps`` (step boundaries in token space), ``credit`` (sum, min,
 softmin, future_min), ``returns`` (future sums, step <-> token placement), ``baselines``
 (process-reward baselines), ``verifiable`` (VR with RLOO/GRPO), ``kl`` (KL estimators),
-``groups`` (prompt groups), ``advantages`` (the whole path), ``registry`` and ``checks``.
+``groups`` (prompt groups), ``whitening`` (its variants), ``advantages`` (the whole path),
+``presets`` (the authors' implementations as configurations), ``registry`` and ``checks``.
 """

@@ -1,10 +1,25 @@
-"""Sums of future rewards, and moving per-step values to and from token positions."""
+"""Sums of future rewards, and moving per-step values to and from token positions.
+
+Token returns from token rewards (``TOKEN_RETURNS``, each (rewards (B, T), action_mask (B, T),
+N) -> (B, T), 0 on padding):
+
+- ``sum`` (default; PURE, OpenRLHF's REINFORCE-style returns): G_t = sum_{k >= t} r_k.
+- ``running_min`` (the authors' verl "strict min-form"): G_t = min_{k >= t} r_k over the
+  response's tokens, every token counting, not only step-closing ones (a token without a
+  step reward holds its KL penalty, or 0); and min with 0 when the response is shorter than
+  N, because their running minimum also ran through the zero padding that follows such a
+  response in a batch padded to N. Kept to reproduce that code; the step-level
+  ``credit.future_min`` is the sound form.
+"""
 
 from __future__ import annotations
 
 import torch
 
+from openrlhf_pure.core.registry import Registry
 from openrlhf_pure.core.steps import StepLayout
+
+TOKEN_RETURNS: Registry = Registry("token returns")
 
 
 def future_sum(x: torch.Tensor, gamma: float = 1.0) -> torch.Tensor:
@@ -83,3 +98,22 @@ def step_returns_to_token_rewards(step_returns: torch.Tensor, layout: StepLayout
         (B, T) float.
     """
     return place_on_closing_tokens(step_returns_to_step_rewards(step_returns, layout.step_mask), layout)
+
+
+@TOKEN_RETURNS.register("sum")
+def summed_token_returns(rewards: torch.Tensor, action_mask: torch.Tensor, max_len: int) -> torch.Tensor:
+    """G_t = sum_{k >= t} r_k on valid tokens. (B, T) -> (B, T)."""
+    return future_sum(rewards).mul_(action_mask)
+
+
+@TOKEN_RETURNS.register("running_min")
+def running_min_token_returns(rewards: torch.Tensor, action_mask: torch.Tensor, max_len: int) -> torch.Tensor:
+    """G_t = min(min_{k >= t, valid} r_k, 0 if the response has fewer than N tokens). (B, T) -> (B, T).
+
+    Rewards [0.5, 0, 0.3] of a response shorter than N: [0, 0, 0]; exactly N long: [0, 0, 0.3].
+    """
+    valid = action_mask.bool()
+    future = rewards.masked_fill(~valid, float("inf")).flip(1).cummin(dim=1).values.flip(1)
+    shorter = valid.sum(dim=1, keepdim=True) < max_len
+    future = torch.where(shorter, future.clamp(max=0.0), future)
+    return future.masked_fill_(~valid, 0.0)

@@ -7,7 +7,9 @@ NaN here and get neither a reward nor a place in their group's baseline.
 
 Estimators over the n responses of one prompt:
 - ``rloo`` (PURE's): VR_i - mean_{j != i} VR_j over the present others (0 if there are none);
-- ``grpo``: (VR_i - mean_g VR) / (std_g VR + eps), GRPO's group normalisation.
+- ``grpo``: (VR_i - mean_g VR) / (std_g VR + eps), GRPO's group normalisation;
+- ``none``: VR_i itself (the authors' verl code, where the only baseline is the one taken
+  over the token returns of all rewards, ``baselines.RETURN_BASELINES``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ def grpo_verifiable(vr: torch.Tensor, present: torch.Tensor, group: torch.Tensor
     return (vr - mean) / (std + eps)
 
 
+@VR_ESTIMATORS.register("none")
+def raw_verifiable(vr: torch.Tensor, present: torch.Tensor, group: torch.Tensor, eps: float) -> torch.Tensor:
+    """VR_i unchanged (0 where absent). (B,) -> (B,)."""
+    return vr
+
+
 def verifiable_advantage_rewards(
     vr: torch.Tensor, group: torch.Tensor, estimator: str = "rloo", eps: float = 1e-6
 ) -> torch.Tensor:
@@ -42,7 +50,7 @@ def verifiable_advantage_rewards(
     Args:
         vr: (B,) float, 1 correct / 0 wrong / NaN where the problem has no ground truth.
         group: (B,) long group index (see :func:`openrlhf_pure.core.groups.group_index`).
-        estimator: "rloo" (default) or "grpo".
+        estimator: "rloo" (default), "grpo" or "none".
         eps: added to the group std by "grpo".
     Returns:
         (B,) float, 0 where VR is absent.

@@ -24,7 +24,7 @@ Sources: a local ``.jsonl`` (one JSON object per line; blank lines are ignored),
 list of objects) or ``.parquet`` file; or a hub name or a local dataset folder, read with
 ``datasets.load_dataset(name, split=split)`` by the same code.
 
-Bad rows (invalid JSON, missing fields, wrong types, label count != step count, no steps, an
+Bad rows (bytes that are not UTF-8, invalid JSON, missing fields, wrong types, label count != step count, no steps, an
 empty or blank step or prompt, a Math-Shepherd label that does not match its input) raise
 :class:`DataFormatError` naming the source and the row: ``file.jsonl:12`` (1-based line) for
 JSONL, ``file.json row 3`` (0-based index) otherwise. With ``on_bad_row="skip"`` they are
@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from openrlhf_pure.core.registry import Registry
+from openrlhf_pure.data.jsonl import JSONFileError, iter_jsonl, iter_parquet, read_json_file
 
 # ---------------------------------------------------------------------------------------------
 # The row type and its validation
@@ -224,22 +225,15 @@ def iter_records(source: str | Path, split: str = "train") -> Iterator[tuple[str
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[str, Any, str | None]]:
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path}:{line_no}", json.loads(line), None
-            except json.JSONDecodeError as err:
-                yield f"{path}:{line_no}", None, f"not valid JSON ({err.msg} at column {err.colno})"
+    for line_no, record, error in iter_jsonl(path):
+        yield f"{path}:{line_no}", record, error
 
 
 def _iter_json(path: Path) -> Iterator[tuple[str, Any, str | None]]:
-    with open(path, encoding="utf-8") as handle:
-        try:
-            data = json.load(handle)
-        except json.JSONDecodeError as err:
-            raise DataFormatError(str(path), "invalid_json", f"not valid JSON ({err})") from None
+    try:
+        data = read_json_file(path)
+    except JSONFileError as err:
+        raise DataFormatError(err.where, "invalid_json", err.problem) from None
     if not isinstance(data, list):
         raise DataFormatError(str(path), "not_a_list", f"expected a JSON list of rows, got {type(data).__name__}")
     for index, record in enumerate(data):
@@ -247,13 +241,11 @@ def _iter_json(path: Path) -> Iterator[tuple[str, Any, str | None]]:
 
 
 def _iter_parquet(path: Path) -> Iterator[tuple[str, Any, str | None]]:
-    import pyarrow.parquet as pq  # local import: pyarrow comes with datasets
-
-    index = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
-        for record in batch.to_pylist():
+    try:
+        for index, record in enumerate(iter_parquet(path)):
             yield f"{path} row {index}", record, None
-            index += 1
+    except JSONFileError as err:
+        raise DataFormatError(err.where, "unreadable", err.problem) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,7 +299,7 @@ def iter_stepwise(
         report.read += 1
         try:
             if error is not None:
-                raise RowError("invalid_json", error)
+                raise RowError("not_utf8" if error.startswith("not UTF-8") else "invalid_json", error)
             if not isinstance(record, Mapping):
                 raise RowError("not_an_object", f"expected a JSON object, got {type(record).__name__}")
             row = parse(record)

@@ -50,7 +50,13 @@ from pathlib import Path
 import torch
 
 from openrlhf_pure.core.registry import Registry
-from openrlhf_pure.engines.checkpoint import load_checkpoint, save_checkpoint, save_pretrained_atomic
+from openrlhf_pure.engines.checkpoint import (
+    load_checkpoint,
+    read_trainer_state,
+    save_checkpoint,
+    save_pretrained_atomic,
+    write_trainer_state,
+)
 
 TRAINING_BACKENDS: Registry = Registry("PRM training backend")
 
@@ -148,7 +154,7 @@ class TorchBackend:
 
     def save_checkpoint(self, root: Path, step: int, extra: dict) -> Path:
         """An atomic checkpoint (weights, optimizer, schedule, RNG, ``extra``) of step ``step``."""
-        return save_checkpoint(root, step, self.prm.model, self.optimizer, self.scheduler, extra)
+        return save_checkpoint(root, step, self.prm, self.optimizer, self.scheduler, extra)  # PRM: with its tokenizer
 
     def load_checkpoint(self, folder: Path) -> tuple[int, dict]:
         """Restore a checkpoint written by :meth:`save_checkpoint`; returns (step, extra)."""
@@ -310,7 +316,7 @@ class DeepSpeedBackend(TorchBackend):
         self.engine.save_checkpoint(str(root), tag=tmp, save_latest=False)
         self.barrier()
         if self.is_main:
-            torch.save({"step": step, "extra": extra}, root / tmp / "trainer_state.pt")
+            write_trainer_state(root / tmp, {}, {"step": step, "extra": extra})
             if (root / name).exists():
                 shutil.rmtree(root / name)
             os.replace(root / tmp, root / name)
@@ -322,10 +328,10 @@ class DeepSpeedBackend(TorchBackend):
     def load_checkpoint(self, folder: Path) -> tuple[int, dict]:
         """Restore engine, optimizer and schedule from a checkpoint of :meth:`save_checkpoint`."""
         folder = Path(folder)
+        _, state = read_trainer_state(folder)
         path, _ = self.engine.load_checkpoint(str(folder.parent), tag=folder.name)
         if path is None:
             raise FileNotFoundError(f"{folder}: DeepSpeed found no checkpoint to load")
-        state = torch.load(folder / "trainer_state.pt", weights_only=False)
         return state["step"], state["extra"]
 
     def save_final(self, path: Path) -> None:

@@ -36,8 +36,6 @@ from openrlhf_pure.core.prm_metrics import (
 )
 from openrlhf_pure.data.stepwise import DataFormatError, iter_records
 
-# The scale of each PRM score (models.prm.SCORE_FUNCTIONS) in core.prm_metrics' terms.
-SCORE_SCALES = {"p_diff": "signed", "p_correct": "prob", "logit_diff": "logit"}
 NATURAL_THRESHOLDS = {"signed": 0.0, "prob": 0.5, "logit": 0.0}
 LOGIT_SWEEP = (-6.0, 6.0)  # the logit scale is unbounded: sweep this range
 # PURE's PRM (Cheng et al., 2025; PURE.md section 3).
@@ -49,7 +47,13 @@ PURE_BEST_OF_1024 = {"gsm8k": 91.6, "math": 62.6}  # DeepSeek-7B rollouts
 def score_solutions(
     scorer, prompts: list[str], steps: list[list[str]], chunk: int = 128, desc: str = "scoring", progress: bool = True
 ) -> list[list[float]]:
-    """Step scores of many solutions, ``chunk`` solutions per scorer call; a solution with no steps gets []."""
+    """Step scores of many solutions, ``chunk`` solutions per scorer call; a solution with no steps gets [].
+
+    ``prompts`` are bare problems: each is given to the PRM as its training rows' prompts were
+    (``ProcessRewardModel.render_prompt``: the prompt template saved with the PRM, if any).
+    """
+    render = getattr(getattr(scorer, "prm", None), "render_prompt", None)
+    prompts = [render(p) for p in prompts] if render is not None else list(prompts)
     out: list[list[float]] = []
     with tqdm(total=len(prompts), desc=desc, unit="solution", disable=not progress) as bar:
         for start in range(0, len(prompts), chunk):
@@ -82,7 +86,7 @@ def run_processbench(
         threshold: a step scoring strictly below it is predicted wrong.
         sweep_points: also sweep this many thresholds over the score's range (0: no sweep).
     """
-    scale = SCORE_SCALES[scorer.prm.score_name]
+    scale = scorer.prm.scale  # after the PRM's score transform
     records, cases = [], {}
     for name, subset in bench.items():
         prompts, steps = [c.problem for c in subset], [list(c.steps) for c in subset]
@@ -104,6 +108,8 @@ def run_processbench(
     summary = {
         "threshold": threshold,
         "score": scorer.prm.score_name,
+        "score_transform": scorer.prm.transform.name,
+        "family": scorer.prm.family,
         "subsets": {name: asdict(result) for name, result in report.subsets.items()},
         "average_f1": report.average_f1,
         "reference": {
@@ -231,7 +237,7 @@ def run_best_of_n(
             f"{len(short)} problems (first: {short[0]}) do not have {width} candidates; "
             "set n (--n on the command line) to use the first n of each"
         )
-    scale = SCORE_SCALES[scorer.prm.score_name]
+    scale = scorer.prm.scale  # after the PRM's score transform
     configs = {name: BestOfNConfig(name, temperature, scale) for name in aggregations}
     flat = [(p, r) for p in problems for r in p.responses[:width]]
     steps = [split_response(r, separator) for _, r in flat]
@@ -257,6 +263,8 @@ def run_best_of_n(
         "problems": len(problems),
         "n": width,
         "score": scorer.prm.score_name,
+        "score_transform": scorer.prm.transform.name,
+        "family": scorer.prm.family,
         "temperature": temperature,
         "accuracy": {name: r.accuracy for name, r in results.items()},
         "oracle_accuracy": first.oracle_accuracy,

@@ -296,3 +296,21 @@ class PRMScorer:
             mask[b, : len(e)] = True
         layout = split_steps(ids, mask, separator_token_ids(tok, separator))
         return self.score_policy_tokens(prompts, ids, layout), layout
+
+
+class RolloutStepScorer:
+    """The single-process trainer's step scorer: (prompts, rollout, layout) -> (B, S), from a :class:`PRMScorer`.
+
+    :meth:`run_metrics` gives the PRM's score transform, which the trainer records each step.
+    """
+
+    def __init__(self, scorer: PRMScorer):
+        self.scorer = scorer
+
+    def __call__(self, prompts: list[str], rollout, layout: StepLayout) -> torch.Tensor:
+        """(B,) prompts, a rollout with (B, T) ``response_ids``, its layout -> (B, S) step scores."""
+        return self.scorer.score_policy_tokens(prompts, rollout.response_ids, layout)
+
+    def run_metrics(self) -> dict[str, float]:
+        """``prm/score_transform_slope`` and ``prm/score_transform_offset`` of the PRM."""
+        return self.scorer.prm.transform.metrics()

@@ -138,8 +138,11 @@ class PRMTrainer:
             raise ValueError("no training row could be encoded")
         self.eval_inputs, self.eval_labels = encode_rows(prm, eval_rows) if eval_rows else ([], [])
         self.output_dir = Path(config.output_dir)
-        setattr(prm.model.config, CONFIG_KEY,
-                {"step_format": prm.step_format.name, "score": prm.score_name, "head": prm.head})  # fmt: skip
+        if prm.score_fn.width != 2:
+            raise ValueError(
+                f"the PRM trainer trains 2-class heads (cross-entropy); the {prm.head} head gives one value"
+            )
+        setattr(prm.model.config, CONFIG_KEY, prm.saved_settings())
         if config.freeze_backbone:
             prm.model.base_model.requires_grad_(False)
         if config.gradient_checkpointing and not config.freeze_backbone:  # a frozen backbone keeps no activations

@@ -12,6 +12,8 @@ Field mapping of the shipped files (``eval/data/<name>/test.jsonl``, provenance 
 | amc23 | 40 | ``question`` | ``answer`` (a float such as 27.0, written "27") |
 
 A gold that is a whole float is written as an integer ("27"); other numbers through ``str``.
+A shipped file is checked against ``eval/data/checksums.sha256`` and its row count before it
+is read: an edited, truncated or empty copy is an error, never a smaller benchmark.
 User data (:func:`load_dataset_file`): a JSONL or Parquet file, or a hub dataset name, with
 explicit problem and answer keys; a key may be dotted to reach into lists and dicts
 (``final_answer.0``). Every error names the file and the line (or row) it comes from.
@@ -19,15 +21,18 @@ explicit problem and answer keys; a key may be dotted to reach into lists and di
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from openrlhf_pure.core.grading.extract import last_boxed
+from openrlhf_pure.data.jsonl import JSONFileError, iter_jsonl, iter_parquet
+from openrlhf_pure.data.sources import source_problem
 
 DATA_DIR_ENV = "PURE_EVAL_DATA"
+CHECKSUMS_FILE = "checksums.sha256"  # "<sha256>  <name>/test.jsonl" per line, in the data directory
 
 
 class DataError(ValueError):
@@ -169,16 +174,52 @@ def benchmark_file(name: str, data_dir: str | Path | None = None) -> Path:
     return path
 
 
+def check_published_copy(path: Path, spec: BenchmarkSpec) -> None:
+    """Compare a benchmark file with the ``checksums.sha256`` of its data directory, when it lists it.
+
+    Raises:
+        DataError: naming the file when its sha256 differs from the listed one (an edited,
+            truncated or empty copy).
+    """
+    listing = path.parents[1] / CHECKSUMS_FILE
+    if not listing.is_file():
+        return
+    expected = {}
+    for line in listing.read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.strip().partition("  ")
+        if name:
+            expected[name.strip()] = digest
+    if spec.relative_path not in expected:
+        return
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != expected[spec.relative_path]:
+        size = path.stat().st_size
+        raise DataError(
+            f"{path} ({size} bytes) is not the published {spec.label} file: its sha256 {actual[:16]}... differs "
+            f"from {listing.name} ({expected[spec.relative_path][:16]}...); restore it (git checkout {path}) or "
+            "evaluate your own copy with --dataset"
+        )
+
+
 def load_benchmark(name: str, data_dir: str | Path | None = None, limit: int | None = None) -> list[Problem]:
-    """The problems of a registered benchmark, in file order (the first ``limit`` when given)."""
+    """The problems of a registered benchmark, in file order (the first ``limit`` when given).
+
+    The file is checked against its data directory's ``checksums.sha256`` (when listed there);
+    an empty file, or a whole file whose row count differs from the published one, is an error.
+    """
     spec = benchmark_spec(name)
     path = benchmark_file(name, data_dir)
+    check_published_copy(path, spec)
     problems = []
     for index, (where, row) in enumerate(read_jsonl_rows(path)):
         if limit is not None and index >= limit:
             break
         question = _question(field(row, spec.problem_key, where), spec.problem_key, where)
         problems.append(Problem(name, index, question, spec.gold_of(row, where)))
+    if not problems:
+        raise DataError(f"{path}: no rows (an empty benchmark file); restore it from eval/data")
+    if limit is None and len(problems) != spec.rows:
+        raise DataError(f"{path}: {len(problems)} rows, the published {spec.label} has {spec.rows}")
     return problems
 
 
@@ -211,8 +252,8 @@ def load_dataset_file(
         else:
             raise DataError(f"{path}: unsupported file type {suffix!r} (use .jsonl or .parquet)")
         default_name = path.stem
-    elif path.suffix.lower() in (".jsonl", ".json", ".parquet") or source.startswith((".", "/", "~")):
-        raise DataError(f"dataset file {source} not found")
+    elif (problem := source_problem("--dataset", source, "data")) is not None:
+        raise DataError(problem)
     else:
         rows = _read_hub_rows(source, split)
         default_name = source.rstrip("/").split("/")[-1]
@@ -230,25 +271,21 @@ def load_dataset_file(
 
 def read_jsonl_rows(path: str | Path) -> Iterator[tuple[str, dict]]:
     """(``"file:line"``, row) for each non-blank line of a JSONL file; a bad line raises :class:`DataError`."""
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"{where}: not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            yield where, row
+    for line_number, row, error in iter_jsonl(path):
+        where = f"{path}:{line_number}"
+        if error is not None:
+            raise DataError(f"{where}: {error}")
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        yield where, row
 
 
 def _read_parquet_rows(path: Path) -> Iterator[tuple[str, dict]]:
-    import pyarrow.parquet as pq
-
-    for number, row in enumerate(pq.read_table(path).to_pylist(), start=1):
-        yield f"{path}:row {number}", row
+    try:
+        for number, row in enumerate(iter_parquet(path), start=1):
+            yield f"{path}:row {number}", row
+    except JSONFileError as error:
+        raise DataError(str(error)) from None
 
 
 def _read_hub_rows(name: str, split: str) -> Iterator[tuple[str, dict]]:

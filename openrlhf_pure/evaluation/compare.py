@@ -3,7 +3,9 @@
 Each run is a ``summary.json`` (or the output directory holding one). Columns are the union of
 the runs' columns in PURE.md's order (MATH500, Minerva, Olympiad, AIME24, AMC23, user
 datasets, Avg); a run without a column shows "-". Each run's Avg is its own mean over the
-benchmarks it ran, so Avg compares like with like only when the runs cover the same ones.
+benchmarks it ran, so Avg compares like with like only when the runs cover the same ones. A run
+that covered only part of a benchmark (``--limit``) is starred in the table, explained under it
+and marked "(subset)" in the chart's legend.
 Published rows of PURE's Table 2 (PURE.md section 7) can be added as references.
 
 The chart is drawn with matplotlib's object API on an Agg canvas (no pyplot, no display) and
@@ -12,10 +14,10 @@ written atomically.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from openrlhf_pure.evaluation.benchmarks import DataError
+from openrlhf_pure.data.jsonl import JSONFileError, read_json_file
+from openrlhf_pure.evaluation.benchmarks import BENCHMARKS, DataError
 from openrlhf_pure.evaluation.records import atomic_path, write_text_atomic
 from openrlhf_pure.evaluation.summary import AVG, PURE_COLUMNS, markdown_table, run_label
 
@@ -50,9 +52,9 @@ def load_summary(path: str | Path) -> dict:
     if not file.is_file():
         raise DataError(f"no summary at {file} (pass a summary.json or a run's output directory)")
     try:
-        summary = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise DataError(f"{file}: not valid JSON ({error.msg})") from None
+        summary = read_json_file(file)
+    except JSONFileError as error:
+        raise DataError(str(error)) from None
     if not isinstance(summary, dict) or not isinstance(summary.get("scores"), dict):
         raise DataError(f"{file}: not a summary (no 'scores')")
     return summary
@@ -66,11 +68,31 @@ def comparison_columns(summaries: list[dict]) -> list[str]:
     return columns + ([AVG] if any(AVG in s["scores"] for s in summaries) else [])
 
 
+def subset_note(summary: dict) -> str | None:
+    """What part of the five benchmarks a run covered, when it is not all of each (``--limit``), else None."""
+    short = []
+    for name, stats in summary.get("benchmarks", {}).items():
+        if name in BENCHMARKS and stats.get("problems", 0) < BENCHMARKS[name].rows:
+            short.append(f"{BENCHMARKS[name].label} {stats['problems']}/{BENCHMARKS[name].rows}")
+    limit = summary.get("run", {}).get("limit")
+    if not short and limit is None:
+        return None
+    parts = [", ".join(short) + " problems"] if short else []
+    return ", ".join(parts + ([f"--limit {limit}"] if limit is not None else []))
+
+
 def comparison_markdown(runs: list[tuple[str, dict]]) -> str:
-    """The runs' scores side by side, one row per run."""
+    """The runs' scores side by side, one row per run; a subset run is starred and explained below."""
     columns = comparison_columns([summary for _, summary in runs])
-    rows = [[label, *(summary["scores"].get(c) for c in columns)] for label, summary in runs]
-    return markdown_table(["run", *columns], rows)
+    notes = [(label, subset_note(summary)) for label, summary in runs]
+    rows = [[f"{label} *" if note else label, *(summary["scores"].get(c) for c in columns)]
+            for (label, summary), (_, note) in zip(runs, notes)]  # fmt: skip
+    text = markdown_table(["run", *columns], rows)
+    for label, note in notes:
+        if note:
+            text += (f"\n\\* {label}: a subset of the benchmarks ({note}); its scores and Avg are not "
+                     "comparable with full-benchmark figures such as the paper's.\n")  # fmt: skip
+    return text
 
 
 def plot_comparison(runs: list[tuple[str, dict]], out: str | Path, title: str | None = None) -> Path:
@@ -87,6 +109,7 @@ def plot_comparison(runs: list[tuple[str, dict]], out: str | Path, title: str | 
     for r, (label, summary) in enumerate(runs):
         positions = [c + (r - (len(runs) - 1) / 2) * width for c in range(len(columns))]
         values = [summary["scores"].get(column) for column in columns]
+        label = f"{label} (subset)" if subset_note(summary) else label
         bars = axes.bar(positions, [v if v is not None else 0.0 for v in values], width, label=label)
         axes.bar_label(bars, labels=["" if v is None else f"{v:.1f}" for v in values], fontsize=7, padding=1)
     axes.set_xticks(range(len(columns)), columns)

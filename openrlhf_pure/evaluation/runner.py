@@ -1,9 +1,10 @@
 """One evaluation run: problems -> prompts -> completions -> grades -> records -> summary.
 
-Order of work, so that bad input fails before anything expensive starts: the settings are
-checked, the model path is checked, every benchmark is loaded, the output directory is checked
-against the settings it was started with, the tokenizer and template are checked; only then is
-the model loaded, and only if samples are missing.
+Order of work, so that bad input fails before anything expensive starts and before anything is
+written: the settings are checked, the model path is checked (``data.sources``), the template is
+resolved (``auto``: the one saved with the model), every benchmark is loaded, the tokenizer and
+template are checked; then the output directory is checked against the settings it was started
+with (its first write); only then is the model loaded, and only if samples are missing.
 
 Output directory (``--output_dir``):
 
@@ -20,11 +21,12 @@ or adding benchmarks extends a run; lowering ``limit`` summarises the first prob
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from openrlhf_pure.data.jsonl import JSONFileError, read_json_file
+from openrlhf_pure.data.sources import source_problem
 from openrlhf_pure.evaluation.backend import (
     Backend,
     BackendError,
@@ -37,11 +39,10 @@ from openrlhf_pure.evaluation.backend import (
 from openrlhf_pure.evaluation.benchmarks import BENCHMARKS, DataError, Problem, load_benchmark, load_dataset_file
 from openrlhf_pure.evaluation.records import RecordWriter, load_records, write_text_atomic
 from openrlhf_pure.evaluation.summary import summarize, summary_markdown
-from openrlhf_pure.evaluation.templates import check_template, resolve_template
+from openrlhf_pure.evaluation.templates import check_template, resolve_template, template_for_model
 
 SAMPLES_FILE, RUN_FILE, SUMMARY_JSON, SUMMARY_MD = "samples.jsonl", "run.json", "summary.json", "summary.md"
 GENERATION_SETTINGS = ("model", "tokenizer", "template", "n", "temperature", "top_p", "max_new_tokens", "seed")
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
 class ConfigError(ValueError):
@@ -55,7 +56,8 @@ class EvalConfig:
     Attributes:
         model: model path or hub name. output_dir: where records and summaries go.
         benchmarks: registered benchmarks to run (default: all five).
-        tokenizer: tokenizer path (default: the model's). template: prompt template (:mod:`templates`).
+        tokenizer: tokenizer path (default: the model's).
+        template: prompt template (:mod:`templates`; ``auto``: the one saved with the model, else ``pure``).
         backend: ``hf`` or ``vllm``. n: samples per problem. k: the k of pass@k (each <= n).
         temperature, top_p, max_new_tokens, seed: decoding (temperature 0 is greedy).
         batch_size, tp, dp, dtype, device, gpu_memory_utilization, max_model_len, enforce_eager:
@@ -70,7 +72,7 @@ class EvalConfig:
     output_dir: str
     benchmarks: tuple[str, ...] = tuple(BENCHMARKS)
     tokenizer: str | None = None
-    template: str = "pure"
+    template: str = "auto"
     backend: str = "hf"
     n: int = 1
     k: tuple[int, ...] = (1,)
@@ -142,21 +144,12 @@ def _canonical(model: str) -> str:
 
 
 def check_model_path(model: str, what: str = "model", marker: str = "config.json") -> None:
-    """Fail fast on a model (or tokenizer) that cannot exist: a local path that is missing, or a
-    directory without ``marker``.
-
-    A string shaped like a hub name (``org/name``) whose first part is not a local directory is
-    left to the backend to resolve.
-    """
-    path = Path(model).expanduser()
-    if path.exists():
-        if path.is_dir() and marker and not (path / marker).is_file():
-            raise ConfigError(f"{what} directory {model} has no {marker}")
-        return
-    first = Path(model.split("/")[0]).expanduser()
-    looks_hub = HUB_ID.fullmatch(model) is not None and not first.is_dir()
-    if not looks_hub:
-        raise ConfigError(f"{what} path {model} does not exist")
+    """Fail fast on a model (or tokenizer) that cannot be loaded (``data.sources``' rule): a path
+    that does not exist, a folder without ``marker``, or a hub name while the hub is offline and
+    it is not cached. Other hub names are left to the backend."""
+    problem = source_problem(f"--{what}", model, "model" if marker else "tokenizer")
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 def collect_problems(config: EvalConfig) -> list[Problem]:
@@ -189,7 +182,12 @@ def prepare_output_dir(config: EvalConfig) -> Path:
     settings = config.settings()
     run_file = out / RUN_FILE
     if run_file.is_file() and (out / SAMPLES_FILE).is_file():
-        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        try:
+            previous = read_json_file(run_file)
+        except JSONFileError as error:
+            raise ConfigError(f"{error}; use a new --output_dir or --overwrite") from None
+        if not isinstance(previous, dict):
+            raise ConfigError(f"{run_file}: not the settings of a run; use a new --output_dir or --overwrite")
         changed = [key for key in GENERATION_SETTINGS if previous.get(key) != settings[key]]
         if changed:
             details = ", ".join(f"{key}: {previous.get(key)!r} -> {settings[key]!r}" for key in changed)
@@ -217,11 +215,15 @@ def run_evaluation(config: EvalConfig, backend: Backend | None = None, grader=No
     check_model_path(config.model)
     if config.tokenizer is not None:
         check_model_path(config.tokenizer, "tokenizer", marker="")
+    config = replace(config, template=template_for_model(config.template, config.model))
     template = resolve_template(config.template)
     problems = collect_problems(config)
-    out = prepare_output_dir(config)
-    tokenizer = AutoTokenizer.from_pretrained(config.tokenizer or config.model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(config.tokenizer or config.model)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"cannot load the tokenizer of {config.tokenizer or config.model}: {error}") from None
     check_template(template, tokenizer)
+    out = prepare_output_dir(config)  # the first write: everything above can fail without leaving files
     sampling = SamplingConfig(
         config.n,
         config.temperature,

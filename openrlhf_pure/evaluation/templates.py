@@ -1,8 +1,9 @@
 """Prompt templates: how a problem becomes the text (and token ids) the model continues.
 
-Registered templates:
+Registered templates (``auto``, the default of ``pure-eval``, takes the template saved with the
+model, see :mod:`openrlhf_pure.data.prompts`, and ``pure`` when it has none):
 
-- ``pure`` (default): PURE's training prompt (:data:`openrlhf_pure.data.prompts.PURE_TEMPLATE`),
+- ``pure``: PURE's training prompt (:data:`openrlhf_pure.data.prompts.PURE_TEMPLATE`),
   no chat template, as PURE evaluates (PURE.md section 7);
 - ``qwen25-math-cot``: Qwen2.5-Math's chain-of-thought chat prompt, a system message "Please
   reason step by step, and put your final answer within \\boxed{}." and the problem as the user
@@ -19,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from openrlhf_pure.data.prompts import pure_prompt
+from openrlhf_pure.data.prompts import check_template_string, pure_prompt, saved_prompt_format
 
+AUTO = "auto"  # the template saved with the model (data.prompts), else "pure"
 QWEN_COT_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
 
 
@@ -90,12 +92,21 @@ def resolve_template(spec: str) -> PromptTemplate:
             f"unknown template {spec!r}; known: {', '.join(TEMPLATES)}, or a format string containing {{question}}"
         )
     try:
-        spec.format(question="")
-    except (KeyError, IndexError, ValueError) as error:
-        raise TemplateError(
-            f"bad format string {spec!r}: {error!r} (only {{question}} is filled; write literal braces as {{{{ }}}})"
-        ) from None
+        check_template_string(spec)
+    except ValueError as error:
+        raise TemplateError(str(error)) from None
     return PromptTemplate(spec, lambda question, tokenizer: spec.format(question=question))
+
+
+def template_for_model(spec: str, model: str) -> str:
+    """``spec``, or for ``auto`` the prompt template saved with ``model`` (PURE's when it has none)."""
+    if spec != AUTO:
+        return spec
+    try:
+        saved = saved_prompt_format(model)
+    except ValueError as error:
+        raise TemplateError(str(error)) from None
+    return saved.template if saved is not None else "pure"
 
 
 def check_template(template: PromptTemplate, tokenizer) -> None:

@@ -13,9 +13,13 @@ PRM inputs are built one of two ways:
   the one after them) without them; no response is decoded or re-encoded in full.
 
 The two paths give identical ids when the policy tokens are the tokenizer's own encoding of
-the step text and no merge crosses into the tail (true of Qwen2-style pre-tokenizers, where a
-newline run ends a pre-token); otherwise the token path keeps the policy's token boundaries,
-as the PURE authors' token-space construction did (which dropped the separator token whole).
+the step text and no merge crosses into the tail. Qwen2's pre-tokenizer keeps a punctuation run
+with its newlines ("}$.\\n\\n" is one pre-token), so merges can cross: on the first 40 MATH-500
+solutions with Qwen2.5's vocabulary 29 (pure format) and 38 (skywork) of 40 inputs are
+token-identical, every one with the same text and label tokens (tests/prm/test_prm_vocabularies.py).
+Otherwise the token path keeps the policy's token boundaries, as the PURE authors' token-space
+construction did (which dropped the separator token whole). A step ending appended as a token
+of its own (``ending_as_token``, Skywork's "\\n") is appended after the step's tokens in both paths.
 
 Step k of response b has one PRM score; :func:`scatter_step_scores` writes it at [b, k] of a
 (B, S) tensor aligned to ``layout.step_mask`` (0 elsewhere), ready for
@@ -115,8 +119,7 @@ class StepAligner:
         """Token path: (B,) prompts and step token lists -> (B,) :class:`PRMInput` or None."""
         fmt, tok = self.step_format, self.prm_tokenizer
         rows = [i for i, s in enumerate(steps) if s]
-        prefix_texts = [fmt.render_prefix(prompts[i], tok) for i in rows]
-        prefixes = tok(prefix_texts, add_special_tokens=not fmt.chat_template)["input_ids"] if rows else []
+        prefixes = fmt.encode_prefixes(tok, [prompts[i] for i in rows])
         out: list[PRMInput | None] = [None] * len(steps)
         for row, i in enumerate(rows):
             ids, labels = list(prefixes[row]), []
@@ -181,11 +184,16 @@ class StepAligner:
         if tail not in self._tails:
             if len(self._tails) >= _TAIL_CACHE_LIMIT:
                 self._tails.clear()
+            fmt = self.step_format
             text = self.policy_tokenizer.decode(list(tail), clean_up_tokenization_spaces=False)
-            rendered = self.step_format.render_step(text)
+            rendered = fmt.render_step(text)
             enc = self.prm_tokenizer(rendered, add_special_tokens=False, return_offsets_mapping=True)
-            mark = len(rendered) - len(self.step_format.step_ending) + self.step_format.label_char
-            self._tails[tail] = (enc["input_ids"], label_token_index(enc["offset_mapping"], mark))
+            if fmt.ending_as_token:  # the ending is a token of its own, after the step's tokens
+                ids = enc["input_ids"] + fmt.ending_ids(self.prm_tokenizer)
+                self._tails[tail] = (ids, len(ids) - 1)
+            else:
+                mark = len(rendered) - len(fmt.step_ending) + fmt.label_char
+                self._tails[tail] = (enc["input_ids"], label_token_index(enc["offset_mapping"], mark))
         return self._tails[tail]
 
     def _check_ids(self, response_ids: torch.Tensor, layout: StepLayout) -> None:

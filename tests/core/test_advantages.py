@@ -12,9 +12,10 @@ from openrlhf_pure.core.baselines import PR_BASELINES, BaselineInputs
 from openrlhf_pure.core.credit import CreditConfig, step_returns
 from openrlhf_pure.core.groups import group_index
 from openrlhf_pure.core.kl import token_kl
-from openrlhf_pure.core.returns import future_sum, place_on_closing_tokens, step_returns_to_step_rewards
+from openrlhf_pure.core.returns import TOKEN_RETURNS, future_sum, place_on_closing_tokens, step_returns_to_step_rewards
 from openrlhf_pure.core.steps import split_steps
 from openrlhf_pure.core.verifiable import verifiable_advantage_rewards
+from openrlhf_pure.core.whitening import WHITENING
 
 PLAIN = AdvantageConfig(mask_reward_tokens=False, whiten=False, kl_coef=0.0)
 
@@ -56,6 +57,41 @@ def test_groups_given_as_ids_match_groups_given_as_a_size():
 def test_kl_estimators_on_a_log_ratio_of_one_half(name, expected):
     kl = token_kl(torch.tensor([[-1.0, -1.0]]), torch.tensor([[-1.5, -1.5]]), torch.tensor([[True, False]]), name)
     torch.testing.assert_close(kl, torch.tensor([[expected, 0.0]]))
+
+
+def test_kl_clamp_bounds_the_estimate_not_the_log_ratio():
+    """Log-ratio -3: k3 = e^3 - 1 - 3 = 16.09, clamped to 10 (verl); log-ratio 0.5 stays below the clamp."""
+    lp, ref, mask = torch.tensor([[-4.0, -1.0]]), torch.tensor([[-1.0, -1.5]]), torch.ones(1, 2, dtype=torch.bool)
+    torch.testing.assert_close(token_kl(lp, ref, mask, "k3"), torch.tensor([[math.exp(3) - 4, math.exp(-0.5) - 0.5]]))
+    torch.testing.assert_close(token_kl(lp, ref, mask, "k3", clamp=10.0), torch.tensor([[10.0, math.exp(-0.5) - 0.5]]))
+
+
+def test_raw_verifiable_rewards_keep_their_value_and_absent_ones_give_zero():
+    vr, group = torch.tensor([1.0, math.nan, 0.0, 1.0]), torch.zeros(4, dtype=torch.long)
+    out = verifiable_advantage_rewards(vr, group, "none")
+    torch.testing.assert_close(out, torch.tensor([1.0, 0.0, 0.0, 1.0]))
+
+
+def test_running_min_returns_run_over_every_token_and_the_padding_of_short_responses():
+    """Token rewards [0.5, 0, 0.3]: running minimum [0, 0, 0.3]; a response shorter than N also
+    meets the zeros of its padding: [0, 0, 0]. Rewards [0.5, -0.2, 0.3]: [-0.2, -0.2, 0.3] or [-0.2, -0.2, 0]."""
+    rewards = torch.tensor([[0.5, 0.0, 0.3], [0.5, -0.2, 0.3]])
+    mask = torch.ones(2, 3, dtype=torch.bool)
+    full = TOKEN_RETURNS.get("running_min")(rewards, mask, 3)
+    short = TOKEN_RETURNS.get("running_min")(rewards, mask, 4)
+    torch.testing.assert_close(full, torch.tensor([[0.0, 0.0, 0.3], [-0.2, -0.2, 0.3]]))
+    torch.testing.assert_close(short, torch.tensor([[0.0, 0.0, 0.0], [-0.2, -0.2, 0.0]]))
+
+
+def test_nonzero_mean_whitening_drops_kept_tokens_whose_value_is_exactly_zero():
+    """[2, 0 (kept, exactly 0), 4 | 0 masked]: mean over [2, 4] = 3; var = (1 + 9 + 1 + 9) / 2 = 10;
+    the zero stays 0. The default whitening counts the kept zero: mean 2, var 8 / 3."""
+    values, keep = torch.tensor([[2.0, 0.0, 4.0, 0.0]]), torch.tensor([[True, True, True, False]])
+    valid = torch.ones_like(keep)
+    out = WHITENING.get("nonzero_mean")(values, keep, valid, 1e-8)
+    torch.testing.assert_close(out, torch.tensor([[-1.0, 0.0, 1.0, 0.0]]) / math.sqrt(10))
+    out = WHITENING.get("masked")(values, keep, valid, 0.0)
+    torch.testing.assert_close(out, torch.tensor([[0.0, -2.0, 2.0, 0.0]]) / math.sqrt(8 / 3))
 
 
 def test_verifiable_reward_sits_on_the_last_valid_token_whatever_the_padding():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from openrlhf_pure.core.baselines import PR_BASELINES, BaselineInputs
+from openrlhf_pure.core.baselines import PR_BASELINES, STEP_TOKEN_COUNTS, BaselineInputs
 from openrlhf_pure.core.credit import CreditConfig, step_returns
 from openrlhf_pure.core.returns import future_sum, place_on_closing_tokens, step_returns_to_step_rewards
 from openrlhf_pure.core.steps import split_steps
@@ -57,11 +57,34 @@ def test_step_baseline_charges_each_step_the_others_reward_per_step():
     torch.testing.assert_close(corrected("step"), expected)
 
 
-@pytest.mark.parametrize("name", ["token", "max_len", "step"])
+def test_token_baseline_without_closing_tokens_charges_one_token_less_per_step():
+    """The authors' count: b0 = 0.2 charged for 1 + 1 tokens: 0.4 - 0.2 = 0.2, 0.2 - 0.2 = 0.0.
+    b1 = 0.15 charged for 2 of its 3 tokens: 0.6 - 0.3 = 0.3."""
+    returns = step_returns(STEP_REWARDS, LAYOUT.step_mask, CreditConfig(mode="sum"))
+    per_step = step_returns_to_step_rewards(returns, LAYOUT.step_mask)
+    charged = STEP_TOKEN_COUNTS.get("without_closing")(LAYOUT)
+    assert charged.tolist() == [[1, 1], [2, 0]]
+    out = PR_BASELINES.get("token")(BaselineInputs(per_step, LAYOUT, torch.tensor([0, 0]), 10, charged))
+    torch.testing.assert_close(out, torch.tensor([[0.2, 0.0], [0.3, 0.0]]))
+
+
+def test_step_mean_baseline_averages_the_others_per_step_rewards_instead_of_pooling_them():
+    """Three responses, R = [0.6, 0.6, 0.3] over S = [2, 1, 3] steps. For row 0:
+    pooled ("step"): (0.6 + 0.3) / (1 + 3) = 0.225; mean of ratios ("step_mean"): (0.6 + 0.1) / 2 = 0.35."""
+    ids = torch.tensor([[7, 1, 7], [7, 7, 7], [1, 1, 7]])
+    layout = split_steps(ids, ids != 0, torch.tensor([1]))
+    rewards = torch.tensor([[0.4, 0.2, 0.0], [0.6, 0.0, 0.0], [0.1, 0.1, 0.1]])
+    inputs = BaselineInputs(rewards, layout, torch.zeros(3, dtype=torch.long), 10)
+    pooled, mean = PR_BASELINES.get("step")(inputs), PR_BASELINES.get("step_mean")(inputs)
+    torch.testing.assert_close(rewards[0, :2] - pooled[0, :2], torch.tensor([0.225, 0.225]))
+    torch.testing.assert_close(rewards[0, :2] - mean[0, :2], torch.tensor([0.35, 0.35]))
+
+
+@pytest.mark.parametrize("name", ["token", "max_len", "step", "step_mean"])
 def test_a_response_alone_in_its_group_gets_no_baseline(name):
     torch.testing.assert_close(corrected(name, group=(0, 1)), corrected("none"))
 
 
 def test_unknown_baseline_lists_the_known_ones():
-    with pytest.raises(ValueError, match="known: max_len, none, step, token"):
+    with pytest.raises(ValueError, match="known: max_len, none, step, step_mean, token"):
         PR_BASELINES.get("value")

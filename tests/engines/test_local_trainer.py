@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from openrlhf_pure.data.problems import Problem, choose_visible
-from openrlhf_pure.engines.checkpoint import latest_checkpoint
+from openrlhf_pure.engines.checkpoint import CheckpointError, latest_checkpoint
 from openrlhf_pure.engines.local.trainer import LocalTrainConfig, LocalTrainer
 
 PROBLEMS = [Problem(f"Compute ({a} + {a + 1}) * 2.\n\n", str((2 * a + 1) * 2)) for a in range(12)]
@@ -92,6 +92,30 @@ def test_a_crash_while_saving_keeps_the_previous_checkpoint(load_policy, tmp_pat
         "latest",
         first.name,
     ]
+
+
+class RunsCode:
+    """Unpickling this touches ``target``: what a crafted checkpoint would do."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return type(self.target).touch, (self.target,)
+
+
+def test_resume_loads_tensors_only_so_a_crafted_checkpoint_runs_no_code(load_policy, tmp_path):
+    trainer = make_trainer(load_policy, tmp_path, steps=1)
+    trainer.train()  # a real checkpoint of step 1: weights, tokenizer, trainer_state.pt/.json
+    folder = latest_checkpoint(tmp_path / "checkpoints")
+    state = torch.load(folder / "trainer_state.pt", weights_only=True)  # what is stored loads safely
+    assert set(state) == {"optimizer", "scheduler", "rng"}
+    marker = tmp_path / "code_ran"
+    torch.save({**state, "optimizer": RunsCode(marker)}, folder / "trainer_state.pt")
+    resumed = make_trainer(load_policy, tmp_path, steps=2)
+    with pytest.raises(CheckpointError, match=r"trainer_state\.pt: refused"):
+        resumed.train(resume=True)
+    assert not marker.exists() and resumed.step == 0
 
 
 @pytest.mark.parametrize(("mode", "missing"), [("prm", "step scorer"), ("vr", "verifier")])

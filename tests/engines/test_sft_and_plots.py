@@ -28,13 +28,33 @@ def test_plot_command_draws_runs_side_by_side(tmp_path):
         rows = [{"step": s, "steps/mean": 3 + slope * s, "accuracy/avg@n": 0.5} for s in range(1, 6)]
         (tmp_path / name).mkdir()
         (tmp_path / name / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    out = plot_main([str(tmp_path / "sum" / "metrics.jsonl"), str(tmp_path / "softmin" / "metrics.jsonl"),
-                     "--out", str(tmp_path / "cmp.png")])  # fmt: skip
+    out = tmp_path / "cmp.png"
+    assert plot_main([str(tmp_path / "sum" / "metrics.jsonl"), str(tmp_path / "softmin" / "metrics.jsonl"),
+                      "--out", str(out)]) == 0  # fmt: skip
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
 
 
-def test_plot_command_names_a_malformed_line(tmp_path):
+def test_plot_command_draws_a_prm_training_run(tmp_path):
+    rows = [{"step": s, "train/loss": 0.7 / s, "train/step_accuracy": 0.5 + s / 20, "eval/error_f1": s / 10}
+            for s in range(1, 6)]  # fmt: skip
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert plot_main([str(tmp_path / "metrics.jsonl"), "--out", str(tmp_path / "prm.png")]) == 0
+    assert (tmp_path / "prm.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b'{"step": 1}\n{oops\n', "metrics.jsonl:2: not valid JSON"),
+        (b"", "metrics.jsonl: no metrics rows (an empty file)"),
+        (b'{"step": 1}\n[1, 2]\n', "metrics.jsonl:2: not a metrics row"),
+        (b'{"step": 1, "x": "\xff"}\n', "metrics.jsonl:1: not UTF-8 text"),
+    ],
+)
+def test_plot_command_names_a_bad_file_in_one_line(tmp_path, capsys, text, message):
     path = tmp_path / "metrics.jsonl"
-    path.write_text('{"step": 1}\n{oops\n')
-    with pytest.raises(ValueError, match=r"metrics.jsonl:2: not valid JSON"):
-        plot_main([str(path), "--out", str(tmp_path / "x.png")])
+    path.write_bytes(text)
+    assert plot_main([str(path), "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()

@@ -125,5 +125,5 @@ def test_hub_dataset_name_goes_through_datasets_load_dataset(monkeypatch):
 
 
 def test_missing_user_file_is_an_error(tmp_path):
-    with pytest.raises(DataError, match="not found"):
+    with pytest.raises(DataError, match="no such file or folder"):
         load_dataset_file(str(tmp_path / "nope.jsonl"), "q", "a")

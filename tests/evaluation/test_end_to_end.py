@@ -162,7 +162,7 @@ def test_model_path_that_does_not_exist_fails_before_any_work(tmp_path, capsys, 
 def test_check_model_path_rules(tmp_path, monkeypatch):
     check_model_path("Qwen/Qwen2.5-Math-7B")  # a hub name: left to the backend
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConfigError, match="has no config.json"):
+    with pytest.raises(ConfigError, match="holds no config.json"):
         check_model_path(str(tmp_path / "empty"))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="does not exist"):
@@ -222,3 +222,14 @@ def test_user_dataset_runs_alongside_a_benchmark(tiny_model_dir, tmp_path, scrip
     )
     assert summary["columns"] == ["AMC23", "mine", "Avg"]
     assert summary["scores"]["mine"] == 50.0
+
+
+def test_quiet_run_shows_no_weight_loading_bars(tiny_model_dir, tmp_path, capfd):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()  # as in a fresh process
+    argv = ["run", "--model", str(tiny_model_dir), "--benchmarks", "amc23", "--limit", "1", "--max_new_tokens", "2",
+            "--grader.workers", "1", "--output_dir", str(tmp_path / "q"), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "it/s]" not in err, err[-1000:]

@@ -104,12 +104,27 @@ def test_compare_puts_runs_side_by_side_with_a_chart(tmp_path):
     )
     lines = markdown.splitlines()
     assert lines[0] == "| run | MATH500 | Minerva | Olympiad | AIME24 | AMC23 | Avg |"
-    assert lines[2] == "| a | - | - | - | - | 50.0 | 50.0 |"
-    assert lines[3] == "| b | - | - | - | - | 100.0 | 100.0 |"
+    assert lines[2] == "| a * | - | - | - | - | 50.0 | 50.0 |"  # 2 of AMC23's 40 problems: a subset, starred
+    assert lines[3] == "| b * | - | - | - | - | 100.0 | 100.0 |"
     assert lines[4] == "| Qwen2.5-Math-7B/base (paper) | 71.8 | 29.8 | 35.1 | 13.3 | 47.5 | 39.5 |"
+    assert "\\* a: a subset of the benchmarks (AMC23 2/40 problems); its scores and Avg are not comparable" in markdown
     assert md_path.read_text() == markdown
     assert png_path.name == "cmp.png" and png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "cmp.md", "cmp.png"]  # no temporary left
+
+
+def test_compare_marks_a_limit_run_beside_the_papers_average(tmp_path):
+    records = [record(name, i, True) for name in ("math500", "amc23") for i in range(3)]
+    full = [record("aime24", i, i < 3) for i in range(30)]
+    for name, rows, limit in (("smoke", records, 3), ("full", full, None)):
+        (tmp_path / name).mkdir()
+        summary = summarize(rows, run={"model": name, "limit": limit})
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+    markdown, _, _ = compare_runs([tmp_path / "smoke", tmp_path / "full"], published=["Qwen2.5-Math-7B/base"],
+                                  out=tmp_path / "cmp")  # fmt: skip
+    rows = markdown.splitlines()
+    assert rows[2].startswith("| smoke * |") and rows[3].startswith("| full |")  # all 30 of AIME24: not a subset
+    assert "smoke: a subset of the benchmarks (MATH500 3/500, AMC23 3/40 problems, --limit 3)" in markdown
 
 
 def test_published_table_matches_pure_md():

@@ -87,7 +87,7 @@ def test_compare_cli(tmp_path, capsys):
 def test_eval_sh_runs_pure_settings_with_env_overrides(tiny_model_dir, tmp_path):
     out = tmp_path / "sh"
     env = {**os.environ, "MODEL": str(tiny_model_dir), "BENCHMARKS": "amc23", "BACKEND": "hf", "OUTPUT": str(out)}
-    env["PY"] = sys.executable
+    env["PYTHON"] = sys.executable
     extra = ["--limit", "1", "--max_new_tokens", "4", "--grader.workers", "1", "--quiet"]
     script = ROOT / "examples" / "scripts" / "eval.sh"
     done = subprocess.run(["bash", str(script), *extra], env=env, capture_output=True, text=True, timeout=300)

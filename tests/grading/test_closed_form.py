@@ -29,7 +29,7 @@ from openrlhf_pure.core.grading.closed_form import compare_closed_forms, evaluat
 def test_numeric_closed_forms_evaluate(text, value):
     result = evaluate(text)
     assert result is not None and result[1] == frozenset()
-    assert result[0] == pytest.approx(value)
+    assert float(result[0]) == pytest.approx(value)
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,9 @@ def test_numeric_closed_forms_evaluate(text, value):
         "3+4i",  # complex
         "\\sqrt{-1}",
         "1/0",
-        "10^{400}",  # overflow
+        "10^{200000}",  # beyond the decimal exponent range
+        "10^{-200000}",
+        "\\sin(10^{-400})",  # an argument outside the float range
         "x=1",
         "(1,2)",
         "171!",
@@ -83,3 +85,23 @@ def test_points_outside_a_domain_are_skipped():
 
 def test_outside_the_grammar_is_left_open():
     assert compare_closed_forms("\\log_2(8)", "3") is None
+
+
+@pytest.mark.parametrize(
+    "pred, gold",
+    [
+        ("2^{-2000}", "2^{-3000}"),
+        ("10^{-401}", "0"),
+        ("\\pi^{-1000}", "\\pi^{-2000}"),
+        ("e^{-800}", "0"),
+        ("1+10^{-20}-1", "0"),  # 34 significant digits: no cancellation to 0
+    ],
+)
+def test_tiny_or_huge_distinct_values_stay_distinct(pred, gold):
+    assert compare_closed_forms(pred, gold) is False
+    assert compare_closed_forms(gold, pred) is False
+
+
+def test_tiny_equal_values_written_differently_are_equal():
+    assert compare_closed_forms("2^{-3000}", "\\frac{1}{2^{3000}}") is True
+    assert compare_closed_forms("10^{-401}", "\\frac{1}{10}\\cdot10^{-400}") is True

@@ -49,6 +49,31 @@ def test_non_string_responses_are_refused(grader):
         grader.grade_batch([None], ["1"])
 
 
+def test_golds_are_checked_before_anything_is_queued(grader):
+    results = grader.grade_batch(["\\boxed{1" + "0" * 5000 + "}", "\\boxed{0.5}"], [10**5000, 0.5])
+    assert [r.reason for r in results] == [Reason.CORRECT, Reason.CORRECT]
+    for gold, error in ((b"1", TypeError), (["1"], TypeError), (float("nan"), ValueError)):
+        with pytest.raises(error, match=r"golds\[1\]"):
+            grader.grade_batch(["\\boxed{1}", "\\boxed{1}"], ["1", gold])
+
+
+def test_unicode_digit_forms_are_graded_not_crashed(grader):
+    answers = ["4²", "²", "x^{³}", "①+1", "٣"]
+    results = grader.grade_batch([f"\\boxed{{{a}}}" for a in answers], ["16", "2", "x^{3}", "2", "3"])
+    assert Reason.CRASH not in [r.reason for r in results]
+    assert results[-1].correct is True  # an Arabic-Indic 3 is a decimal digit
+
+
+def test_the_workers_bound_math_verify_without_being_killed():
+    slow = "\\boxed{m l \\ddot{\\theta}(t)-m g \\sin \\theta(t)=f(t) \\cos \\theta(t)}"
+    gold = "\\frac{d^{2} v_{o}}{d t^{2}}+\\frac{v_{o}}{L C}=\\frac{v_{i}}{L C}"
+    with Grader(workers=1, timeout_s=30.0, config=GradingConfig(time_limit_s=0.3)) as grader:
+        results = grader.grade_batch([slow, "\\boxed{2}"], [gold, "2"])
+        assert [r.reason for r in results] == [Reason.TIMEOUT, Reason.CORRECT]
+        assert "time_limit_s=0.3" in results[0].detail
+        assert grader.stats()["workers_started"] == 1 and not grader.stats().get("killed_timeout")
+
+
 @pytest.fixture(scope="module")
 def limited():
     """Two warm workers without pre-checks, a 2 s limit per item and chunks of 4."""

@@ -36,6 +36,11 @@ REJECTED = [
     ("P9", "(99^{9999})^{9}"),
     ("P10", "3+626!\\sqrt{3}!-e"),
     ("P10", "x+2^{1009}"),
+    ("P11", "(a+b)(c+d)(f+g)(h+j)(k+l)(m+n)(o+p)(q+r)(s+t)(u+v)+e"),  # 6 s in SymPy, x2 per factor
+    ("P11", "((a+b)(c+d)(f+g))((h+j)(k+l)(m+n))((o+p)(q+r)(s+t))"),
+    ("P11", "(a+b+c)^{5}(d+f+g)^{5}"),
+    ("P12", "(x+20)!(x+19)!(x+18)!(x+17)!"),  # 2 s in SymPy
+    ("P12", "(x+15)!\\binom{y+15}{2}(z+15)!"),
 ]
 
 
@@ -59,6 +64,11 @@ def test_hostile_answers_are_rejected_by_their_rule(rule, answer):
         "x+100!",
         "\\binom{2n}{n}",
         "(n-1)!",
+        "(x+1)(x+2)(x+3)(x+4)(x+5)(x+6)(x+7)(x+8)(x+9)(x+10)(x+11)(x+12)(x+13)(x+14)(x+15)(x+16)",
+        "(a+b)^{5}(c+d)^{5}",
+        "(x+y)(x-y)(x^{2}+y^{2})",
+        "(x+20)!(x+20)!",
+        "\\frac{(a+b)(c+d)}{(f+g)(h+j)}",
     ],
 )
 def test_big_but_harmless_answers_pass(answer):
@@ -84,3 +94,20 @@ def test_degenerate_strings_are_checked_quickly(answer):
     start = time.perf_counter()
     hostile_reason(answer, Limits(max_depth=1000))
     assert time.perf_counter() - start < 0.1
+
+
+UNICODE_NUMERALS = [chr(c) for c in range(0x110000) if chr(c).isnumeric()]
+
+
+def test_every_unicode_numeral_is_checked_without_raising():
+    # '²'.isdigit() is True but float('²') raises; '٣' (Arabic-Indic) is a decimal digit and reads as 3
+    assert "²" in UNICODE_NUMERALS and "٣" in UNICODE_NUMERALS and len(UNICODE_NUMERALS) > 1500
+    for c in UNICODE_NUMERALS:
+        for answer in (f"4{c}", c, f"{c}^{{{c}}}", f"({c})!", f"x^{c}", f"\\binom{{{c}}}{{2}}", f"{c}.{c}", f"{c}e{c}"):
+            hostile_reason(answer)
+            magnitude(answer)
+
+
+def test_decimal_digits_of_other_scripts_are_bounded_like_ascii_ones():
+    assert hostile_reason("٩^{٩^{٩}}").startswith("P5")  # 9^{9^{9}} in Arabic-Indic digits
+    assert hostile_reason("(٩٩٩٩)!").startswith("P6")

@@ -102,3 +102,29 @@ def test_only_number_tokens_reach_sympys_string_parser(sentinel, monkeypatch):
     assert seen, "the watch saw nothing: it is not watching the parser latex2sympy uses"
     assert all(re.fullmatch(r"[0-9.,eE+\- ]*", text) for text in seen), seen
     assert not marker.exists() and not shell_target.exists()
+
+
+def test_the_closed_form_evaluator_hands_only_number_tokens_to_decimal(sentinel, monkeypatch):
+    """Rule E2b reads answers with :class:`decimal.Decimal`: only number tokens reach its string parser."""
+    from openrlhf_pure.core.grading import closed_form
+
+    marker, shell_target = sentinel
+    seen: list[str] = []
+    real_decimal = closed_form.Decimal
+
+    def watched_decimal(value="0", *args):
+        if isinstance(value, str):
+            seen.append(value)
+        return real_decimal(value, *args)
+
+    monkeypatch.setattr(closed_form, "Decimal", watched_decimal)
+    texts = payloads("pure_sentinel_module", str(shell_target)) + [
+        "\\boxed{2^{-3000}}",
+        "\\boxed{٣.٥+\\pi}",
+        "\\boxed{NaN}",
+    ]
+    for text in texts + ["\\boxed{Infinity-1}", "\\boxed{1e5+sNaN}"]:
+        grade_response(text, "\\frac{1}{2}")
+    assert "2" in seen and "٣.٥" in seen, "the watch saw nothing"
+    assert all(re.fullmatch(r"\d+(\.\d*)?|\.\d+", text) for text in seen), seen
+    assert not marker.exists() and not shell_target.exists()

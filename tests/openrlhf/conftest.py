@@ -74,5 +74,5 @@ def tiny_models(tmp_path_factory, tokenizer):
     policy.save_pretrained(root / "policy")
     tokenizer.save_pretrained(root / "policy")
     torch.manual_seed(1)  # the PRM head is new: fix it, then save, so every replica loads the same PRM
-    ProcessRewardModel.from_pretrained(str(root / "policy"), step_format="pure").save_pretrained(str(root / "prm"))
+    ProcessRewardModel.from_pretrained(str(root / "policy"), new_head=True).save_pretrained(str(root / "prm"))
     return {"policy": str(root / "policy"), "prm": str(root / "prm")}

@@ -46,6 +46,10 @@ def flag_differences(reference: list[dict], ours: list[dict]) -> list[str]:
     return problems
 
 
+# What the checks read of a model folder: a config.json (a PRM's names its family); nothing is loaded.
+MODEL_CONFIG = '{"architectures": ["Qwen2ForTokenClassification"], "pure_prm": {"step_format": "pure"}}'
+
+
 @pytest.fixture(scope="module")
 def reference_flags():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE / "stubs"), os.environ.get("PYTHONPATH", "")]))
@@ -75,14 +79,17 @@ def test_parity_check_detects_a_missing_or_changed_flag(reference_flags):
 def paths(tmp_path):
     model, data = tmp_path / "model", tmp_path / "data.jsonl"
     model.mkdir()
-    data.write_text("{}\n")
+    (model / "config.json").write_text(MODEL_CONFIG)
+    rows = [{"prompt": "1 + 1?", "label": {"gt_answer": "2", "pure_vr_answer_visible": i == 0}} for i in range(2)]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return {"model": str(model), "data": str(data)}
 
 
 def valid_argv(paths):
     return [
         "--actor.model_name_or_path", paths["model"], "--pure.prm.model_name_or_path", paths["model"],
-        "--data.prompt_dataset", paths["data"], "--vllm.num_engines", "8", "--algo.advantage.estimator", "rloo",
+        "--data.prompt_dataset", paths["data"], "--data.input_key", "prompt", "--data.label_key", "label",
+        "--vllm.num_engines", "8", "--algo.advantage.estimator", "rloo",
         "--rollout.n_samples_per_prompt", "8", "--rollout.batch_size", "64", "--train.batch_size", "512",
     ]  # fmt: skip
 
@@ -102,7 +109,7 @@ def test_valid_configuration_resolves_with_openrlhf_normalisation(paths):
         (["--rollout.batch_size", "60"], "must be divisible by --train.batch_size 512"),
         (["--algo.advantage.estimator", "gae"], "--algo.advantage.estimator gae is not supported"),
         (["--rollout.n_samples_per_prompt", "1", "--train.batch_size", "64"], "n_samples_per_prompt must be >= 2"),
-        (["--pure.prm.model_name_or_path", "/nonexistent/prm"], "path '/nonexistent/prm' does not exist"),
+        (["--pure.prm.model_name_or_path", "/nonexistent/prm"], "/nonexistent/prm: no such model folder"),
         (["--vllm.num_engines", "0"], "--vllm.num_engines must be >= 1"),
         (["--pure.prm.colocate"], "--pure.prm.colocate needs --train.colocate_actor_ref"),
         (["--train.colocate_all", "--pure.prm.colocate", "--pure.prm.num_gpus_per_replica", "0.5"], "does not fit"),
@@ -123,6 +130,17 @@ def test_valid_configuration_resolves_with_openrlhf_normalisation(paths):
 def test_invalid_combination_gets_one_clear_message(paths, flags, message):
     _, errors = resolve([*valid_argv(paths), *flags])
     assert len(errors) == 1 and message in errors[0], errors
+
+
+def test_a_prm_folder_no_family_rule_places_is_one_error_naming_the_family_flag(paths, tmp_path):
+    prm = tmp_path / "causal_lm"
+    prm.mkdir()
+    (prm / "config.json").write_text('{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}')
+    _, errors = resolve([*valid_argv(paths), "--pure.prm.model_name_or_path", str(prm)])
+    assert len(errors) == 1 and "['LlamaForCausalLM']" in errors[0] and "Set --pure.prm.family" in errors[0]
+    args, errors = resolve([*valid_argv(paths), "--pure.prm.model_name_or_path", str(prm), "--pure.prm.family",
+                            "rlhflow", "--pure.prm.score_transform", "none"])  # fmt: skip
+    assert errors == [] and (args.pure.prm.family, args.pure.prm.score_transform) == ("rlhflow", "none")
 
 
 def test_evaluation_runs_with_the_projects_reward_function(paths):
@@ -172,7 +190,7 @@ def test_dry_run_estimates_one_colocated_gpu_and_warns_when_it_cannot_fit(paths,
             "--train.colocate_all", "--vllm.enable_sleep", "--ds.enable_sleep", "--ds.zero_stage", "2",
             "--vllm.gpu_memory_utilization", "0.5", "--pure.prm.colocate", "--pure.prm.num_replicas", "2",
             "--pure.prm.num_gpus_per_replica", "0.2", "--rollout.max_new_tokens", "3072", "--data.max_len", "4096",
-            "--train.micro_batch_size", "2", "--dry_run"]  # fmt: skip
+            "--train.micro_batch_size", "2", "--pure.prm.family", "pure", "--dry_run"]  # fmt: skip
     assert main([*argv, "--pure.gpu_memory_gb", "80"]) == 0
     out = capsys.readouterr().out
     memory = json.loads(out[: out.rindex("}") + 1])["placement"]["memory"]
@@ -198,3 +216,69 @@ def test_dry_run_estimates_one_colocated_gpu_and_warns_when_it_cannot_fit(paths,
     assert main([*argv, "--data.max_len", "5120"]) == 0  # prompts of up to 2,048 tokens and 3,072 generated
     out = capsys.readouterr().out
     assert "more than the PRM's context of 4096" in out and "--pure.prm.overflow truncate applies" in out
+
+
+def test_a_preset_sets_every_advantage_flag_not_given_and_given_flags_override_it(paths, capsys):
+    from openrlhf_pure.core.advantages import AdvantageConfig
+
+    args, errors = resolve([*valid_argv(paths), "--pure.preset", "authors_verl"])
+    assert errors == []
+    assert (args.algo.kl.estimator, args.algo.kl.init_coef, args.pure.vr.estimator) == ("k3", 1e-3, "none")
+    expected = AdvantageConfig.preset("authors_verl").with_overrides({"max_len": args.rollout.max_new_tokens})
+    assert args.pure.advantage == expected.to_dict()
+    args, errors = resolve([*valid_argv(paths), "--pure.preset", "authors_verl", "--algo.kl.estimator", "k1",
+                            "--pure.whiten", "false", "--pure.credit.temperature=0.5"])  # fmt: skip
+    assert errors == []
+    overridden = expected.with_overrides({"kl_estimator": "k1", "whiten": False, "credit.temperature": 0.5})
+    assert args.pure.advantage == overridden.to_dict()
+    args, _ = resolve(valid_argv(paths))  # no preset: OpenRLHF's defaults and the estimator mapping, as before
+    assert (args.algo.kl.init_coef, args.pure.advantage["vr_estimator"]) == (0.01, "rloo")
+    capsys.readouterr()  # OpenRLHF's normalisation prints warnings
+    assert main([*valid_argv(paths), "--pure.preset", "authors_openrlhf", "--algo.advantage.estimator", "group_norm",
+                 "--dry_run"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    config = json.loads(out[: out.rindex("}") + 1])["config"]
+    assert config["pure"]["advantage"]["whitening"] == "nonzero_mean"
+    assert "--algo.advantage.estimator does not change it (give --pure.vr.estimator grpo)" in out
+
+
+def test_every_problem_is_reported_at_once_data_rows_included(paths, tmp_path):
+    data = tmp_path / "bad.jsonl"
+    label = {"gt_answer": "2", "pure_vr_answer_visible": True}
+    data.write_text(f'{json.dumps({"prompt": "1 + 1?", "label": label})}\n{{oops\n'
+                    f'{json.dumps({"question": "2 + 2?", "label": label})}\n')  # fmt: skip
+    argv = valid_argv(paths)
+    argv[argv.index(paths["data"])] = str(data)
+    _, errors = resolve([*argv, "--algo.advantage.estimator", "gae", "--train.micro_batch_size", "3"])
+    assert any("--algo.advantage.estimator gae is not supported" in e for e in errors)  # a raw-argument check
+    assert any("must be divisible by --train.micro_batch_size" in e for e in errors)  # a later check, same run
+    assert any(e.startswith(f"{data}:2: not valid JSON") for e in errors)
+    assert any(e.startswith(f"{data}:3: field 'prompt' must be a non-empty string") for e in errors)
+
+
+@pytest.mark.parametrize(
+    ("text", "flags", "message"),
+    [
+        ("", [], "no problems (the file is empty)"),
+        ('{"prompt": "1 + 1?", "label": "2"}\n', [], "no row has the visibility field 'label.pure_vr_answer_visible'"),
+        ('{"prompt": "1 + 1?", "label": {"answer": "2"}}\n', ["--pure.vr.visible_fraction", "0.1"],
+         "no row has field 'label.gt_answer'"),
+        ('{"prompt": "1 + 1?"}\n', ["--data.label_key", ""], "needs the answers: give --data.label_key"),
+    ],
+)  # fmt: skip
+def test_the_prompt_data_is_read_and_checked(paths, tmp_path, text, flags, message):
+    data = tmp_path / "rows.jsonl"
+    data.write_text(text)
+    argv = valid_argv(paths)
+    argv[argv.index(paths["data"])] = str(data)
+    _, errors = resolve([*argv, *flags])
+    assert len(errors) == 1 and message in errors[0], errors
+
+
+def test_dry_run_ends_with_a_short_human_summary(paths, capsys):
+    assert main([*valid_argv(paths), "--dry_run"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    summary = [line for line in lines[lines.index("}") + 1 :] if line.startswith("summary: ")]
+    assert summary[0].startswith("summary: mode prm_vr, credit softmin")
+    assert any(line.endswith("2 problems, 2 with an answer, 1 visible to the verifiable reward") for line in summary)
+    assert lines[-1] == "dry run: configuration is valid; nothing was started"

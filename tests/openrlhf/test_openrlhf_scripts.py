@@ -22,12 +22,17 @@ CLUSTER = [SCRIPTS / "multinode" / "submit_pure.sh", SCRIPTS / "slurm" / "pure_r
 MATH_MODELS = ("qwen2.5-math-1.5b", "qwen2.5-math-7b")
 
 
+# What the checks read of a model folder: a config.json (a PRM's names its family); nothing is loaded.
+MODEL_CONFIG = '{"architectures": ["Qwen2ForTokenClassification"], "pure_prm": {"step_format": "pure"}}'
+
+
 @pytest.fixture(scope="module")
 def dry_runs(tmp_path_factory):
     """stdout of every script's dry run, keyed by script name."""
     root = tmp_path_factory.mktemp("scripts")
-    (root / "policy").mkdir()
-    (root / "prm").mkdir()
+    for name in ("policy", "prm"):  # model folders as the checks see them (a config.json; nothing is loaded)
+        (root / name).mkdir()
+        (root / name / "config.json").write_text(MODEL_CONFIG)
     env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(root / "policy"), PRM=str(root / "prm"),
                OUTPUT=str(root / "out"))  # fmt: skip
     env.pop("SUBMIT_ADDRESS", None)
@@ -90,18 +95,28 @@ def test_multinode_submission_spans_the_nodes(dry_runs):
     assert config_of(out[out.index("\n") :])["placement"]["actor"]["gpus"] == 16
 
 
-def test_prm_recipe_without_prm_says_what_to_set(tmp_path):
+@pytest.mark.parametrize("script", ["pure_prm_qwen2.5-7b.sh", "pure_prm_vr_qwen2.5-math-7b.sh"])
+def test_prm_recipes_default_to_the_papers_prm_and_take_a_family(tmp_path, script):
+    (tmp_path / "config.json").write_text(MODEL_CONFIG)
     env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path))
     env.pop("PRM", None)
-    done = subprocess.run(["bash", str(SCRIPTS / "pure_prm_qwen2.5-7b.sh")], capture_output=True, text=True, env=env)
-    assert done.returncode == 2 and "set PRM to a PURE-format process reward model" in done.stderr
+    done = subprocess.run(["bash", str(SCRIPTS / script)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    prm = config_of(done.stdout)["config"]["pure"]["prm"]
+    assert prm["model_name_or_path"] == "jinachris/PURE-PRM-7B" and prm["family"] is None  # detected at load
+    assert prm["score_transform"] == "auto" and prm["format"] is None
+    env.update(PRM=str(tmp_path), PRM_FAMILY="rlhflow", PRM_SCORE_TRANSFORM="none")
+    done = subprocess.run(["bash", str(SCRIPTS / script)], capture_output=True, text=True, env=env, timeout=300)
+    prm = config_of(done.stdout)["config"]["pure"]["prm"]
+    assert (prm["family"], prm["score_transform"]) == ("rlhflow", "none")
 
 
 def test_gpu_smoke_runs_the_recipe_layout_small_with_a_checkpoint_every_step(tmp_path):
-    (tmp_path / "model").mkdir()
-    env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path / "model"), GPUS_PER_NODE="2",
-               OUTPUT=str(tmp_path / "out"), STEPS="3")  # fmt: skip
-    env.pop("PRM", None)  # the policy itself, with a new head
+    for name in ("policy", "prm"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(MODEL_CONFIG)
+    env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path / "policy"), GPUS_PER_NODE="2",
+               PRM=str(tmp_path / "prm"), OUTPUT=str(tmp_path / "out"), STEPS="3")  # fmt: skip
     done = subprocess.run(["bash", str(SCRIPTS / "gpu_smoke.sh")], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     out = config_of(done.stdout)
@@ -110,7 +125,7 @@ def test_gpu_smoke_runs_the_recipe_layout_small_with_a_checkpoint_every_step(tmp
     assert config["train"]["batch_size"] == 16 and config["data"]["max_samples"] == 12  # 3 steps of one update
     assert config["ckpt"]["save_steps"] == 1 and config["pure"]["dump_rollouts"] == str(tmp_path / "out" / "rollouts")
     assert config["train"]["colocate_all"] and config["vllm"]["enable_sleep"] and config["ds"]["enable_sleep"]
-    assert config["pure"]["prm"]["model_name_or_path"] == str(tmp_path / "model") and config["pure"]["prm"]["colocate"]
+    assert config["pure"]["prm"]["model_name_or_path"] == str(tmp_path / "prm") and config["pure"]["prm"]["colocate"]
     assert placement["total_gpus"] == 2 and "memory" in placement
     assert f"-m openrlhf_pure.cli.check_run {tmp_path / 'out'} --steps 3" in done.stdout
 
@@ -122,3 +137,18 @@ def test_gpu_smoke_runs_the_recipe_layout_small_with_a_checkpoint_every_step(tmp
     without_gpus["PATH"] = "/usr/bin:/bin"  # no nvidia-smi
     refused = subprocess.run(["bash", str(SCRIPTS / "gpu_smoke.sh")], capture_output=True, text=True, env=without_gpus)
     assert refused.returncode == 2 and "no GPU found" in refused.stderr
+
+
+def test_a_recipe_with_a_preset_leaves_the_advantage_options_to_it(tmp_path):
+    from openrlhf_pure.core.advantages import AdvantageConfig
+
+    for name in ("policy", "prm"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(MODEL_CONFIG)
+    env = dict(os.environ, DRY_RUN="1", PYTHON=sys.executable, MODEL=str(tmp_path / "policy"),
+               PRM=str(tmp_path / "prm"), OUTPUT=str(tmp_path / "out"), PRESET="authors_verl")  # fmt: skip
+    done = subprocess.run(["bash", str(SCRIPTS / "pure_prm_vr_qwen2.5-7b.sh")], capture_output=True, text=True,
+                          env=env, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    advantage = config_of(done.stdout)["config"]["pure"]["advantage"]
+    assert advantage == AdvantageConfig.preset("authors_verl").with_overrides({"max_len": 8192}).to_dict()

@@ -40,7 +40,9 @@ def args_with(estimator="rloo", **pure):
     credit = SimpleNamespace(mode="min", temperature=0.5, gamma=1.0)
     values = dict(reward_mode="prm_vr", credit=credit, pr_coef=2.0, pr_baseline="max_len", max_len=None, vr_coef=1.0,
                   mask_reward_tokens=False, whiten=True, step_separator="\n\n", vr=SimpleNamespace(
-                      visible_fraction=None, visible_seed=0),
+                      visible_fraction=None, visible_seed=0, estimator=None), step_token_count="with_closing",
+                  kl=SimpleNamespace(clamp=None), token_returns="sum", return_baseline="none", mask_tokens="reward",
+                  whitening="masked", preset=None,
                   data=SimpleNamespace(answer_key="gt_answer", visible_key="pure_vr_answer_visible"))  # fmt: skip
     values.update(pure)
     return SimpleNamespace(

@@ -35,7 +35,7 @@ def causal_lm_dir(tmp_path_factory, prm_tokenizer):
 @pytest.fixture(scope="session")
 def prm_dir(tmp_path_factory, causal_lm_dir):
     """A PRM checkpoint (pure format) made from the causal LM, with a fixed head, saved and ready to load."""
-    prm = ProcessRewardModel.from_pretrained(causal_lm_dir)
+    prm = ProcessRewardModel.from_pretrained(causal_lm_dir, new_head=True)
     torch.manual_seed(2)
     torch.nn.init.normal_(prm.model.score.weight, std=0.5)
     path = tmp_path_factory.mktemp("prm")

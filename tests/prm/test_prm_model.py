@@ -34,7 +34,7 @@ def test_score_functions_map_the_two_logits_to_step_scores():
 def test_any_causal_lm_loads_as_a_prm_with_a_new_two_class_head(tmp_path, prm_tokenizer, arch):
     tiny_causal_lm(len(prm_tokenizer), arch=arch).save_pretrained(tmp_path)
     prm_tokenizer.save_pretrained(tmp_path)
-    prm = ProcessRewardModel.from_pretrained(str(tmp_path))
+    prm = ProcessRewardModel.from_pretrained(str(tmp_path), new_head=True)
     assert type(prm.model).__name__.endswith("ForTokenClassification")
     assert prm.model.score.out_features == 2 and prm.model.config.id2label == {0: "incorrect", 1: "correct"}
     assert prm.head == "classifier" and prm.score_name == "p_diff" and prm.step_format.name == "pure"
@@ -56,7 +56,7 @@ def test_a_saved_prm_reloads_with_the_same_scores_and_settings(tmp_path, prm):
     prm.score_fn = SCORE_FUNCTIONS.get("p_correct")
     prm.save_pretrained(str(tmp_path))
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["pure_prm"] == {"step_format": "pure", "score": "p_correct", "head": "classifier"}
+    assert saved["pure_prm"] == {"family": "pure", "step_format": "pure", "score": "p_correct", "head": "classifier"}
     reloaded = ProcessRewardModel.from_pretrained(str(tmp_path))
     assert reloaded.score_name == "p_correct" and type(reloaded.model).__name__ == "Qwen2ForTokenClassification"
     torch.testing.assert_close(label_scores(reloaded)[0], label_scores(prm)[0])
@@ -87,20 +87,22 @@ def test_a_saved_math_shepherd_prm_reloads_as_a_causal_lm_with_the_same_scores(t
 
 
 def test_qwen_prm_format_adds_its_step_token_and_grows_the_embeddings(causal_lm_dir, prm_tokenizer):
-    prm = ProcessRewardModel.from_pretrained(causal_lm_dir, step_format="qwen_prm")
+    prm = ProcessRewardModel.from_pretrained(causal_lm_dir, step_format="qwen_prm", new_head=True)
     assert len(prm.tokenizer) == len(prm_tokenizer) + 1
     assert prm.model.get_input_embeddings().weight.shape[0] == len(prm.tokenizer)
     assert label_scores(prm)[0].shape == (3, 2)
 
 
-def test_checkpoints_that_are_not_causal_lms_or_token_classifiers_are_refused(tmp_path, causal_lm_dir):
+def test_a_checkpoint_no_family_rule_places_gets_one_error_naming_what_was_found_and_the_flag(tmp_path, causal_lm_dir):
     import shutil
 
     shutil.copytree(causal_lm_dir, tmp_path, dirs_exist_ok=True)
+    with pytest.raises(ValueError, match=r"\[.Qwen2ForCausalLM.\].*Set --pure.prm.family .* to one of: pure, qwen_prm"):
+        ProcessRewardModel.from_pretrained(str(tmp_path))  # a plain causal LM: no head, no published name
     config = json.loads((tmp_path / "config.json").read_text())
-    config["architectures"] = ["Qwen2ForProcessRewardModel"]
+    config["architectures"] = ["Qwen2ForSequenceClassification"]
     (tmp_path / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="neither a causal LM nor a token classifier"):
+    with pytest.raises(ValueError, match=r"cannot tell which PRM family.*Qwen2ForSequenceClassification"):
         ProcessRewardModel.from_pretrained(str(tmp_path))
 
 

@@ -71,7 +71,7 @@ def test_segment_attention_handles_grouped_query_heads(tmp_path, prm_tokenizer):
     torch.manual_seed(0)
     LlamaForCausalLM(config).save_pretrained(tmp_path)
     prm_tokenizer.save_pretrained(tmp_path)
-    prm = ProcessRewardModel.from_pretrained(str(tmp_path))
+    prm = ProcessRewardModel.from_pretrained(str(tmp_path), new_head=True)
     inputs = random_inputs(len(prm.tokenizer), seed=2)
     packed = PRMScorer(prm, config=ScorerConfig(max_tokens_per_batch=300)).score_inputs(inputs)
     for got, want in zip(packed, unpacked_scores(prm, inputs)):

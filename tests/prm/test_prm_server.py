@@ -6,9 +6,11 @@ import http.client
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
+from prm_http import raw_request, request, score_body, serving
 
 from openrlhf_pure.cli.serve_prm import main as serve_main
 from openrlhf_pure.engines.prm_scorer import PRMScorer, ScorerConfig
@@ -36,20 +38,6 @@ def server(scorer):
     assert not thread.is_alive()
 
 
-def request(server, method: str, path: str, body=None, headers: dict | None = None) -> tuple[int, dict]:
-    """One request on a fresh connection; the status and the decoded JSON answer."""
-    host, port = server.server_address[:2]
-    conn = http.client.HTTPConnection(host, port, timeout=30)
-    try:
-        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers=headers or {})
-        response = conn.getresponse()
-        assert response.getheader("Content-Type") == "application/json"
-        return response.status, json.loads(response.read())
-    finally:
-        conn.close()
-
-
 def test_binds_localhost_by_default_and_reports_health(server, prm):
     assert server.server_address[0] == "127.0.0.1" and server.server_address[1] > 0
     assert server.address == f"http://127.0.0.1:{server.server_address[1]}"
@@ -57,6 +45,12 @@ def test_binds_localhost_by_default_and_reports_health(server, prm):
     assert status == 200
     assert body["status"] == "ok" and body["step_format"] == prm.step_format.name and body["model"]
     assert body["limits"]["max_items"] == 4
+    assert (body["family"], body["score"], body["score_transform"], body["scale"]) == (
+        "pure",
+        "p_diff",
+        "none",
+        "signed",
+    )
 
 
 def test_steps_scores_equal_the_scorer(server, scorer):
@@ -98,10 +92,11 @@ def test_body_over_the_limit_is_refused_unread(server):
 
 def test_missing_or_bad_content_length(server):
     host, port = server.server_address[:2]
-    for value, expected in ((None, 411), ("abc", 400), ("-1", 400)):
+    for value, expected in ((None, 411), ("abc", 400), ("-1", 400), ("+5", 400), ("1_0", 400)):
         conn = http.client.HTTPConnection(host, port, timeout=30)
         try:
             conn.putrequest("POST", "/score")
+            conn.putheader("Content-Type", "application/json")
             if value is not None:
                 conn.putheader("Content-Length", value)
             conn.endheaders()
@@ -144,15 +139,9 @@ def test_too_long_item_text():
 
 
 def test_scorer_refusal_is_422(prm):
-    srv = PRMServer(PRMScorer(prm, config=ScorerConfig(max_length=4)))
-    thread = srv.start_background()
-    try:
+    with serving(PRMScorer(prm, config=ScorerConfig(max_length=4))) as srv:
         status, body = request(srv, "POST", "/score", {"items": [{"prompt": PROMPT, "steps": STEPS[0]}]})
         assert status == 422 and "max_length=4" in body["error"]
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=10)
 
 
 def test_unknown_path_and_wrong_method(server):
@@ -187,10 +176,94 @@ def test_cli_serves_a_saved_prm_on_a_free_port(prm_dir):
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
         conn.request("GET", "/health")
         response = conn.getresponse()
-        assert response.status == 200 and json.loads(response.read())["model"] == prm_dir
+        health = response.read().decode()
+        assert response.status == 200 and json.loads(health)["model"] == Path(prm_dir).name
+        assert str(Path(prm_dir).parent) not in health  # no local path
         conn.close()
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         proc.stdout.close()
         proc.stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"prompt": "q", "steps": ["ok", "bad \ud800 step"]}, "items[0].steps[1]"),
+        ({"prompt": "\udfff", "steps": ["a"]}, "items[0].prompt"),
+        ({"prompt": "q", "response": "a\n\n\ud83d"}, "items[0].response"),
+    ],
+)
+def test_a_lone_surrogate_is_a_400_naming_the_field(server, item, field):
+    status, body = request(server, "POST", "/score", {"items": [item]})  # json.dumps writes it as \\ud800
+    assert status == 400 and field in body["error"] and "lone surrogate" in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"FOO /score HTTP/1.0\r\n\r\n", 501),  # an unknown method
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.0\r\n\r\n", 414),  # a request line over 64 KiB
+        (b"GET /health HTTP/1.0\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", 431),  # a header line over 64 KiB
+        (b"GET /health HTTP/1.0\r\n" + b"".join(b"X-%d: 1\r\n" % k for k in range(120)) + b"\r\n", 431),
+        (b"GET /health HTTP/9.9\r\n\r\n", 505),
+        (b"NONSENSE\r\n\r\n", 400),
+    ],
+)
+def test_http_servers_own_refusals_answer_json(server, data, status):
+    got, headers, body = raw_request(server, data)
+    assert got == status and headers["content-type"] == "application/json"
+    assert json.loads(body)["error"]
+
+
+def score_request(content_type: str | None, extra: bytes = b"", length: str | None = None) -> bytes:
+    body = json.dumps({"items": [{"prompt": PROMPT, "steps": ["12 + 30 = 42."]}]}).encode()
+    head = b"POST /score HTTP/1.0\r\nContent-Length: " + (length or str(len(body))).encode() + b"\r\n" + extra
+    if content_type is not None:
+        head += b"Content-Type: " + content_type.encode() + b"\r\n"
+    return head + b"\r\n" + body
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        (score_request(None), 415, "Content-Type must be application/json"),
+        (score_request("application/x-www-form-urlencoded"), 415, "got 'application/x-www-form-urlencoded'"),
+        (score_request("text/plain"), 415, "application/json"),
+        (score_request("application/json", b"Content-Length: 61\r\n"), 400, "more than one Content-Length"),
+        (score_request("application/json", b"Content-Length: 5\r\n"), 400, "more than one Content-Length"),
+        (score_request("application/json", b"Transfer-Encoding: chunked\r\n"), 501, "Transfer-Encoding"),
+        (score_request("Application/JSON; charset=utf-8"), 200, None),
+    ],
+)
+def test_content_type_and_framing_are_checked(server, data, status, message):
+    got, headers, body = raw_request(server, data)
+    assert got == status and headers["content-type"] == "application/json"
+    assert message is None or message in json.loads(body)["error"]
+
+
+def test_tokens_are_capped_per_item_and_per_request(scorer):
+    limits = ServerLimits(max_item_tokens=40, max_request_tokens=100)
+    with serving(scorer, limits=limits) as srv:
+        status, body = request(srv, "POST", "/score", {"items": [{"prompt": PROMPT, "steps": ["1 + 1 = 2."] * 20}]})
+        assert status == 413 and "items[0] has" in body["error"] and "max_item_tokens=40" in body["error"]
+        status, body = request(srv, "POST", "/score", score_body(8, steps=1))
+        assert status == 413 and "max_request_tokens=100" in body["error"]
+        status, body = request(srv, "POST", "/score", score_body(2, steps=1))
+        assert status == 200 and len(body["scores"]) == 2
+
+
+def test_a_200k_character_item_is_refused_at_once_by_the_token_cap(server):
+    # on one global lock this valid item took ~100 s and held every other client
+    limits = ServerLimits(max_body_bytes=2**20, max_item_chars=250_000)
+    with serving(server.scorer, limits=limits) as srv:
+        status, body = request(srv, "POST", "/score", {"items": [{"prompt": "q", "response": "1 + 1 = 2. " * 20_000}]})
+        assert status == 413 and "max_item_tokens=8192" in body["error"]
+
+
+def test_health_shows_a_name_not_a_local_path(scorer):
+    with serving(scorer, model_name="/home/someone/runs/prm/stage2/final/") as srv:
+        status, body = request(srv, "GET", "/health")
+    assert status == 200 and body["model"] == "final" and body["queue"] == {"requests": 0}
+    assert body["limits"]["max_item_tokens"] == 8192 and body["limits"]["max_queued_requests"] == 512

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from prm_checkpoints import save_family_checkpoint
 
 from openrlhf_pure.cli.eval_prm import main
 from openrlhf_pure.core.prm_metrics import processbench_report
@@ -19,7 +20,7 @@ def save_prm(root: Path, tokenizer, head_std: float) -> str:
     """A tiny PRM whose head is zero (every score exactly 0) or random (varied scores)."""
     tiny_causal_lm(len(tokenizer), seed=4).save_pretrained(root / "base")
     tokenizer.save_pretrained(root / "base")
-    prm = ProcessRewardModel.from_pretrained(str(root / "base"))
+    prm = ProcessRewardModel.from_pretrained(str(root / "base"), new_head=True)
     torch.manual_seed(7)
     for param in prm.model.score.parameters():
         torch.nn.init.normal_(param, std=head_std) if head_std else torch.nn.init.zeros_(param)
@@ -73,6 +74,21 @@ def test_a_constant_score_predicts_no_error_at_the_natural_threshold_and_step_0_
     assert (gsm8k["error_acc"], gsm8k["correct_acc"], gsm8k["f1"]) == (0.0, 100.0, 0.0)
     above = run_bench(zero_prm, bench, tmp_path / "above", "--threshold", "0.5")["subsets"]["gsm8k"]
     assert (above["error_acc"], above["correct_acc"], above["n_error"], above["n_correct"]) == (50.0, 0.0, 4, 2)
+
+
+def test_a_skywork_prm_is_detected_and_its_sigmoid_scores_are_thresholded_on_the_common_scale(
+    bench, tmp_path, tokenizer
+):
+    prm = save_family_checkpoint(tmp_path / "skywork", "skywork", tokenizer)
+    mapped = run_bench(prm, bench, tmp_path / "mapped")
+    assert (mapped["family"], mapped["score"], mapped["score_transform"]) == ("skywork", "sigmoid", "2p-1")
+    assert mapped["threshold"] == 0.0  # 2p - 1 = 0 where p = 0.5
+    native = run_bench(prm, bench, tmp_path / "native", "--prm.score_transform", "none")
+    assert native["threshold"] == 0.5 and native["subsets"] == mapped["subsets"]
+    records = [
+        json.loads(line) for line in (tmp_path / "native" / "processbench_records.jsonl").read_text().splitlines()
+    ]
+    assert all(0.0 < x < 1.0 for r in records for x in r["scores"])
 
 
 def test_records_summary_and_printed_table_agree(random_prm, bench, tmp_path, capsys):

@@ -60,7 +60,7 @@ def prm_path(tmp_path_factory, tokenizer):
     tokenizer.save_pretrained(base)
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("prm")
-    ProcessRewardModel.from_pretrained(str(base)).save_pretrained(str(path))
+    ProcessRewardModel.from_pretrained(str(base), new_head=True).save_pretrained(str(path))
     return str(path)
 
 

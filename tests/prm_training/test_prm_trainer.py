@@ -33,7 +33,7 @@ def trained(tmp_path_factory, tokenizer):
     base = tmp_path_factory.mktemp("base")
     tiny_causal_lm(len(tokenizer), seed=5).save_pretrained(base)
     tokenizer.save_pretrained(base)
-    prm = ProcessRewardModel.from_pretrained(str(base))
+    prm = ProcessRewardModel.from_pretrained(str(base), new_head=True)
     out = tmp_path_factory.mktemp("prm_run")
     config = PRMTrainConfig(output_dir=str(out), max_steps=40, rows_per_step=32, lr=3e-3, weight_decay=0.0,
                             eval_every=40, save_every=20, progress=False)  # fmt: skip
@@ -68,3 +68,11 @@ def test_training_resumes_from_its_last_checkpoint(trained, tokenizer):
     trainer.train(resume=True)
     assert trainer.step == 40 and len(trainer.history) == 40  # resumed at step 40: nothing left to do
     assert trainer.history[:20] == history[:20]
+
+
+def test_a_value_head_prm_is_refused_by_the_cross_entropy_trainer(tmp_path, tokenizer):
+    from prm_checkpoints import save_family_checkpoint
+
+    prm = ProcessRewardModel.from_pretrained(save_family_checkpoint(tmp_path / "skywork", "skywork", tokenizer))
+    with pytest.raises(ValueError, match="trains 2-class heads .* the value head gives one value"):
+        PRMTrainer(prm, rows(0, 8), [], PRMTrainConfig(output_dir=str(tmp_path / "out"), progress=False))

@@ -168,3 +168,43 @@ def test_stage2_without_stage1s_output_fails_validation(tiny, tmp_path):
     )
     assert done.returncode == 2
     assert "no such model folder" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_run_prints_no_library_noise(tiny, tmp_path):
+    """No weight-loading or shard-writing bars with --log.no_progress, no colour-coded load report for the
+    new head (one plain line instead), no DeepSpeed accelerator warning on save: a CLI run directly."""
+    env = {k: v for k, v in os.environ.items() if k != "DS_ACCELERATOR"}
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "openrlhf_pure.cli.train_prm", *flags(tiny, out), "--train.max_steps", "1",
+               "--train.save_every", "1", "--log.no_progress"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = done.stdout + done.stderr
+    for noise in ("\x1b[", "Loading weights", "Writing model shards", "accelerator", "LOAD REPORT"):
+        assert noise not in printed, (noise, printed[-2000:])
+    assert "its PRM head is new and untrained" in printed
+    assert (out / "checkpoints" / "step_000001" / "policy" / "tokenizer.json").is_file()  # loads on its own
+
+
+class RunsCode:
+    """Unpickling this touches ``target``: what a crafted checkpoint would do."""
+
+    def __init__(self, target: Path):
+        self.target = target
+
+    def __reduce__(self):
+        return Path.touch, (self.target,)
+
+
+def test_resume_refuses_a_checkpoint_that_holds_more_than_tensors(tiny, tmp_path, capsys):
+    import torch
+
+    step = tmp_path / "out" / "checkpoints" / "step_000001"
+    step.mkdir(parents=True)
+    (step.parent / "latest").write_text(step.name)
+    torch.save({"optimizer": RunsCode(tmp_path / "ran")}, step / "trainer_state.pt")
+    (step / "trainer_state.json").write_text('{"step": 1, "extra": {}}')
+    assert main(flags(tiny, tmp_path / "out", "--train.resume", "--dry_run")) == 2
+    assert "trainer_state.pt: refused, it holds more than tensors" in capsys.readouterr().err
+    assert not (tmp_path / "ran").exists()

@@ -1,4 +1,4 @@
-"""Floating-point evaluation of small closed-form answers, to settle most pairs without math-verify.
+"""Numeric evaluation of small closed-form answers, to settle most pairs without math-verify.
 
 A cleaned answer is read by a tiny recursive-descent parser that accepts only this grammar
 (whitespace removed); anything else makes :func:`evaluate` return None:
@@ -18,7 +18,13 @@ A cleaned answer is read by a tiny recursive-descent parser that accepts only th
   reads one token), ``n!`` for integers up to 170, ``\\binom{n}{k}`` for integers.
 
 A digit directly followed by ``\\frac`` (a mixed number, ``1\\frac{4}{5}``) is refused, as are
-complex results, overflows and divisions by zero. Values are computed at :data:`SAMPLE_POINTS`
+complex results, overflows and divisions by zero. Values are :class:`decimal.Decimal` numbers
+with :data:`PRECISION` significant digits and decimal exponents within +-:data:`MAX_EXPONENT`
+(:data:`CONTEXT`): nothing underflows to 0 or overflows to infinity inside that range, so
+``2^{-2000}`` and ``2^{-3000}``, or ``10^{-401}`` and ``0``, stay distinct; a value beyond it is
+refused. ``\\ln``, ``\\log``, ``\\exp``, roots and powers are computed in decimal; the
+trigonometric and hyperbolic functions in binary floating point (an argument or result outside
+the float range is refused). Values are computed at :data:`SAMPLE_POINTS`
 fixed points where each variable takes a positive value derived from its name, below 1 at
 even points and above 1 at odd ones (:func:`sample_value`), so that ``\\sqrt{1-x^{2}}`` and
 ``\\sqrt{x^{2}-1}`` each have points where they are real; a point where either answer has no
@@ -32,19 +38,32 @@ neither holds a variable and they agree within ``1e-9``. Every other case is lef
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
+from decimal import Decimal
 
 SAMPLE_POINTS = 4
-UNEQUAL_REL = 1e-6
-EQUAL_REL = 1e-9
+UNEQUAL_REL = Decimal("1e-6")
+EQUAL_REL = Decimal("1e-9")
 MAX_CHARS = 300
+PRECISION = 34
+MAX_EXPONENT = 100_000
+MAX_POWER = 10**7  # larger exponents are refused before any arithmetic
+CONTEXT = decimal.Context(
+    prec=PRECISION,
+    Emax=MAX_EXPONENT,
+    Emin=-MAX_EXPONENT,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.Underflow],
+)
+_PI = Decimal("3.141592653589793238462643383279502884")
+_E = Decimal("2.718281828459045235360287471352662498")
 _GREEK = frozenset(
     "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta kappa lambda mu nu xi rho sigma tau "
     "upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega".split()
 )
 _TOKEN = re.compile(r"\d+(?:\.\d*)?|\.\d+|\\[a-zA-Z]+|\\.|\S")
-FUNCTIONS = {
+FLOAT_FUNCTIONS = {
     "\\sin": math.sin,
     "\\cos": math.cos,
     "\\tan": math.tan,
@@ -57,10 +76,13 @@ FUNCTIONS = {
     "\\arcsin": math.asin,
     "\\arccos": math.acos,
     "\\arctan": math.atan,
-    "\\ln": math.log,
-    "\\log": math.log10,  # base 10, as math-verify's parser reads it
-    "\\exp": math.exp,
 }
+DECIMAL_FUNCTIONS = {
+    "\\ln": Decimal.ln,
+    "\\log": Decimal.log10,  # base 10, as math-verify's parser reads it
+    "\\exp": Decimal.exp,
+}
+FUNCTIONS = frozenset(FLOAT_FUNCTIONS) | frozenset(DECIMAL_FUNCTIONS)
 DECORATIONS = frozenset({"\\dot", "\\ddot", "\\hat", "\\bar", "\\tilde", "\\vec", "\\overline"})
 _PRODUCT = frozenset({"*", "\\cdot", "\\times"})
 _DIVIDE = frozenset({"/", "\\div"})
@@ -70,20 +92,21 @@ class _Refused(Exception):
     """The answer is outside the grammar, or its value is not a finite real number."""
 
 
-def evaluate(answer: str, point_index: int = 0) -> tuple[float, frozenset[str]] | None:
+def evaluate(answer: str, point_index: int = 0) -> tuple[Decimal, frozenset[str]] | None:
     """Value of ``answer`` at sample point ``point_index``, with the variables it holds; None outside the grammar."""
     try:
-        parser = _Parser(answer, point_index)
-        return parser.parse(), frozenset(parser.seen)
+        with decimal.localcontext(CONTEXT):
+            parser = _Parser(answer, point_index)
+            return parser.parse(), frozenset(parser.seen)
     except (_Refused, ArithmeticError, ValueError, RecursionError):
         return None
 
 
-def sample_value(name: str, point_index: int) -> float:
+def sample_value(name: str, point_index: int) -> Decimal:
     """The value of variable ``name`` at sample point ``point_index``, derived from the name: in
     [0.05, 0.95) at even points and in [1.1, 3.1) at odd ones (distinct letters, distinct values)."""
     code = (sum(ord(c) * 7919 for c in name) * (point_index + 3) + point_index * 104729) % 997
-    return 0.05 + code / 1108.0 if point_index % 2 == 0 else 1.1 + code / 498.5
+    return Decimal(0.05 + code / 1108.0 if point_index % 2 == 0 else 1.1 + code / 498.5)
 
 
 def compare_closed_forms(pred: str, gold: str) -> bool | None:
@@ -93,11 +116,12 @@ def compare_closed_forms(pred: str, gold: str) -> bool | None:
         if pred_value is None or gold_value is None:
             continue  # outside the grammar, or outside a domain (a root of a negative) here
         (x, pred_names), (y, gold_names) = pred_value, gold_value
-        scale = max(abs(x), abs(y))
-        if abs(x - y) > UNEQUAL_REL * scale:
-            return False
-        if not pred_names and not gold_names:
-            return True if abs(x - y) <= EQUAL_REL * scale else None
+        with decimal.localcontext(CONTEXT):
+            scale, difference = max(abs(x), abs(y)), abs(x - y)
+            if difference > UNEQUAL_REL * scale:
+                return False
+            if not pred_names and not gold_names:
+                return True if difference <= EQUAL_REL * scale else None
     return None
 
 
@@ -122,7 +146,7 @@ class _Parser:
         self.k += 1
         return token
 
-    def parse(self) -> float:
+    def parse(self) -> Decimal:
         if not self.tokens:
             raise _Refused
         value = self.expression()
@@ -130,14 +154,16 @@ class _Parser:
             raise _Refused
         return _finite(value)
 
-    def expression(self) -> float:
+    def expression(self) -> Decimal:
         value = self.term()
         while self.peek() in ("+", "-"):
-            sign = 1.0 if self.take() == "+" else -1.0
-            value = value + sign * self.term()
+            if self.take() == "+":
+                value = value + self.term()
+            else:
+                value = value - self.term()
         return value
 
-    def term(self) -> float:
+    def term(self) -> Decimal:
         value = self.signed()
         while (token := self.peek()) is not None:
             if token in _PRODUCT:
@@ -147,19 +173,19 @@ class _Parser:
                 self.k += 1
                 value /= self.signed()
             elif token not in ("+", "-", ")", "}", "]", "^", "!"):
-                if token == "\\frac" and self.tokens[self.k - 1][-1].isdigit():
+                if token == "\\frac" and self.tokens[self.k - 1][-1].isdecimal():
                     raise _Refused  # a mixed number such as 1\frac{4}{5}
                 value *= self.power()
             else:
                 return value
         return value
 
-    def signed(self) -> float:
+    def signed(self) -> Decimal:
         if self.peek() in ("+", "-"):
-            return (1.0 if self.take() == "+" else -1.0) * self.signed()
+            return self.signed() if self.take() == "+" else -self.signed()
         return self.power()
 
-    def power(self) -> float:
+    def power(self) -> Decimal:
         base = self.atom()
         while self.peek() == "!":
             self.k += 1
@@ -167,29 +193,29 @@ class _Parser:
         if self.peek() == "^":
             self.k += 1
             exponent = self.atom()
-            if base < 0 and exponent != int(exponent):
+            if abs(exponent) > MAX_POWER or (base < 0 and exponent != exponent.to_integral_value()):
                 raise _Refused
-            base = _finite(math.pow(base, exponent))
+            base = _finite(base**exponent)
         return base
 
-    def atom(self) -> float:
+    def atom(self) -> Decimal:
         token = self.take()
-        if token[0].isdigit() or token[0] == ".":
-            return float(token)
+        if token[0].isdecimal() or token[0] == ".":
+            return Decimal(token)
         if token in ("(", "{"):
             value = self.expression()
             if self.take() != (")" if token == "(" else "}"):
                 raise _Refused
             return value
         if token == "\\pi":
-            return math.pi
+            return +_PI
         if token == "e" and self.peek() == "^":
-            return math.e
+            return +_E
         if token == "\\frac":
             numerator, denominator = self.atom(), self.atom()
             return numerator / denominator
         if token == "\\sqrt":
-            degree = 2.0
+            degree = Decimal(2)
             if self.peek() == "[":
                 self.k += 1
                 degree = self.expression()
@@ -198,14 +224,17 @@ class _Parser:
             radicand = self.atom()
             if radicand < 0 or degree == 0:
                 raise _Refused
-            return radicand ** (1.0 / degree)
+            return radicand.sqrt() if degree == 2 else _finite(radicand ** (1 / degree))
         if token == "\\binom":
             n, r = self.atom(), self.atom()
-            if n != int(n) or r != int(r) or not 0 <= r <= n <= 1000:
+            if not (_is_integer(n) and _is_integer(r) and 0 <= r <= n <= 1000):
                 raise _Refused
-            return float(math.comb(int(n), int(r)))
+            return Decimal(math.comb(int(n), int(r)))
         if token in FUNCTIONS and self.peek() in ("(", "{"):
-            return FUNCTIONS[token](self.atom())
+            argument = self.atom()
+            if token in DECIMAL_FUNCTIONS:
+                return _finite(DECIMAL_FUNCTIONS[token](argument))
+            return _float_function(FLOAT_FUNCTIONS[token], argument)
         if token in DECORATIONS:
             inner = self.atom_name()
             name = token[1:] + "_" + inner + self.subscript()
@@ -248,13 +277,28 @@ class _Parser:
         return "_" + text
 
 
-def _factorial(value: float) -> float:
-    if value != int(value) or not 0 <= value <= 170:
+def _is_integer(value: Decimal) -> bool:
+    return value == value.to_integral_value()
+
+
+def _factorial(value: Decimal) -> Decimal:
+    if not _is_integer(value) or not 0 <= value <= 170:
         raise _Refused
-    return float(math.factorial(int(value)))
+    return Decimal(math.factorial(int(value)))
 
 
-def _finite(value: float) -> float:
-    if isinstance(value, complex) or math.isnan(value) or math.isinf(value):
+def _float_function(function, argument: Decimal) -> Decimal:
+    """``function`` (a float function) at ``argument``; refused when the argument or result leaves the float range."""
+    x = float(argument)
+    if math.isinf(x) or (x == 0) != (argument == 0) or (x != 0 and abs(x) < 2.3e-308):
+        raise _Refused
+    result = function(x)
+    if isinstance(result, complex) or not math.isfinite(result) or (result != 0 and abs(result) < 2.3e-308):
+        raise _Refused
+    return Decimal(result)
+
+
+def _finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
         raise _Refused
     return value

@@ -24,8 +24,10 @@ E5 anything E1-E4 left open goes to math-verify, after the pre-checks (:mod:`pre
    both answers: a hostile answer is graded wrong with reason ``rejected``.
 E6 math-verify: each answer is wrapped as ``\\boxed{...}``, parsed with ``LatexExtractionConfig``
    only, and compared with ``verify(gold, prediction)``; its signal-based timeouts are switched
-   off (``parsing_timeout=None``, ``timeout_seconds=None``) because limits are the pool's job.
-   When either side does not parse into a SymPy object the reason is ``parse_error``.
+   off (``parsing_timeout=None``, ``timeout_seconds=None``: they fail outside the main thread)
+   and replaced by :func:`deadline.time_limit` with ``config.time_limit_s``: past it the reason
+   is ``timeout``. When either side does not parse into a SymPy object the reason is
+   ``parse_error``.
 
 Safety: nothing here evaluates text. math-verify's ``ExprExtractionConfig`` is never used: it
 hands text to SymPy's ``parse_expr``, which runs Python ``eval``. With ``LatexExtractionConfig``
@@ -40,6 +42,7 @@ import re
 from collections import Counter
 
 from openrlhf_pure.core.grading.closed_form import compare_closed_forms, evaluate
+from openrlhf_pure.core.grading.deadline import DeadlineExceeded, time_limit
 from openrlhf_pure.core.grading.exact_numbers import Number, numbers_equal, parse_number
 from openrlhf_pure.core.grading.normalize import clean_answer, comparison_key, outer_brackets, split_top_level
 from openrlhf_pure.core.grading.precheck import hostile_reason
@@ -60,8 +63,8 @@ def answers_equal(prediction: str, gold: str, config: GradingConfig = _DEFAULT_C
     """Compare an extracted answer with a gold answer under rules E1-E6.
 
     Returns:
-        ``(equal, reason, detail)`` with reason ``correct``, ``wrong``, ``rejected`` or
-        ``parse_error``, and detail naming the pre-check rule for ``rejected``.
+        ``(equal, reason, detail)`` with reason ``correct``, ``wrong``, ``rejected``,
+        ``parse_error`` or ``timeout``, and detail naming the pre-check rule for ``rejected``.
     """
     pred, ref = clean_answer(prediction), clean_answer(gold)
     cheap = cheap_equal(pred, ref, config.rel_tol)
@@ -74,7 +77,12 @@ def answers_equal(prediction: str, gold: str, config: GradingConfig = _DEFAULT_C
                 return False, Reason.REJECTED, f"{side}: {rule}"
     if not config.math_verify:
         return False, Reason.WRONG, "undecided without math-verify"
-    verdict = math_verify_equal(pred, ref)
+    warm_up()  # imports and first-use set-up are not the item's time
+    try:
+        with time_limit(config.time_limit_s):
+            verdict = math_verify_equal(pred, ref)
+    except DeadlineExceeded:
+        return False, Reason.TIMEOUT, f"math-verify ran past time_limit_s={config.time_limit_s:g} s"
     if verdict is None:
         return False, Reason.PARSE_ERROR, "math-verify could not parse the answer or the gold"
     return verdict, Reason.CORRECT if verdict else Reason.WRONG, ""
@@ -191,6 +199,16 @@ def _ordered_equal(pred_items: list[str], gold_items: list[str], rel_tol: float)
 
 
 _MATH_VERIFY_WARNING_SILENCED = False
+_WARM = False
+
+
+def warm_up() -> None:
+    """Import math-verify and SymPy's simplification once (about 2 s), outside any item's time bound."""
+    global _WARM
+    if not _WARM:
+        math_verify_equal("\\frac{1}{2}", "x^{2}")
+        math_verify_equal("\\frac{x^{2}-1}{x-1}", "x+1")
+        _WARM = True
 
 
 def math_verify_equal(pred: str, gold: str) -> bool | None:

@@ -53,7 +53,7 @@ class Number:
 
 def parse_number(text: str) -> Number | None:
     """Read ``text`` (whitespace already removed) as a plain number (rules N1-N6), else None."""
-    if not text or len(text) > MAX_DIGITS + 40 or sum(c.isdigit() for c in text) > MAX_DIGITS:
+    if not text or len(text) > MAX_DIGITS + 40 or sum(c.isdecimal() for c in text) > MAX_DIGITS:
         return None
     percent = text.endswith("%")
     s = text[:-1] if percent else text

@@ -74,11 +74,12 @@ class Grader:
 
     def submit(self, responses: list[str], golds: list) -> concurrent.futures.Future:
         """Queue a batch; the future's result is a list of :class:`GradeResult`, in input order."""
-        responses, golds = list(responses), [gold_text(g) for g in golds]
+        responses, golds = list(responses), list(golds)
         if len(responses) != len(golds):
             raise ValueError(f"{len(responses)} responses but {len(golds)} golds")
         if not all(isinstance(r, str) for r in responses):
             raise TypeError("responses must be strings")
+        golds = [_gold_text(k, gold) for k, gold in enumerate(golds)]
         future: concurrent.futures.Future = concurrent.futures.Future()
         if not responses:
             future.set_result([])
@@ -142,6 +143,14 @@ class Grader:
                 )
                 self._finalizer = weakref.finalize(self, self._pool.close)
             return self._pool
+
+
+def _gold_text(index: int, gold) -> str | None:
+    """:func:`grade.gold_text`, its error naming the gold's index in the batch."""
+    try:
+        return gold_text(gold)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"golds[{index}]: {error}") from None
 
 
 _default_grader: Grader | None = None

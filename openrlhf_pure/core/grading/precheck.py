@@ -26,12 +26,22 @@ P9 the whole answer has a known bound above 10 ** ``max_result_digits``;
 P10 the answer is not integer arithmetic alone (it holds a variable, a constant, a root, a
    fraction, a decimal or a function) and a numeric part of it has a known bound above
    10 ** ``max_symbolic_constant_digits`` (``3+626!\\sqrt{3}!-e``: SymPy's factoring then
-   searches primes beyond a 1,500-digit coefficient for a minute).
+   searches primes beyond a 1,500-digit coefficient for a minute);
+P11 a product, or a sum of products, expands into more than ``max_expansion_terms`` terms:
+   ``(a+b)(c+d)...(u+v)`` (10 factors, 1,024 terms: 6 s in SymPy's simplification, and twice
+   as long per extra factor). Terms are counted through nested brackets (a bracketed sum of t
+   terms raised to a known power e counts C(e + t - 1, t - 1)); a product's count is capped by
+   the number of monomials of its degree d in its v distinct letters, C(d + v, v), so that
+   ``(x+1)(x+2)...(x+20)`` (21 terms) passes;
+P12 the factorials and binomials with symbolic arguments have shifts (the largest number in
+   each argument) adding up to more than ``max_symbolic_shift_total``: SymPy expands
+   ``(x+20)!`` into 20 factors, and ``(x+20)!(x+19)!(x+18)!(x+17)!`` took 2 s.
 
 Bounds come from a small evaluator over numbers, ``\\pi``, ``e``, ``i``, ``+ - * / \\cdot
 \\times``, ``^``, ``!``, ``\\frac``, ``\\binom``, ``\\sqrt`` and brackets; it works in log10 and
-returns None for anything symbolic (a variable, a function), which is then left to math-verify
-and to the pool's hard limits. Denominators are taken as at least 1 in size. The whole check is linear in the
+returns None for anything symbolic (a variable, a function), which is then left to math-verify,
+to its in-process time bound (``GradingConfig.time_limit_s``, :mod:`deadline`) and to the pool's
+hard limits. Denominators are taken as at least 1 in size. The whole check is linear in the
 length of the (at most ``max_chars`` long) answer.
 """
 
@@ -49,12 +59,15 @@ _SKIPPED = frozenset({"\\left", "\\right", "\\big", "\\Big", "\\bigl", "\\bigr",
 _PRODUCT_OPS = frozenset({"*", "\\cdot", "\\times", "/", "\\div"})
 _LOG10_2 = math.log10(2)
 _INTEGER_ARITHMETIC = frozenset("+ - * ^ ! ( ) { } [ ] \\cdot \\times \\left \\right".split())
+_NOT_VARIABLES = frozenset(
+    "\\frac \\dfrac \\tfrac \\sqrt \\binom \\pi \\cdot \\times \\div \\left \\right \\infty".split()
+)
 _CONSTANTS = {"\\pi": math.log10(math.pi), "e": math.log10(math.e), "i": 0.0}  # |value| bounds, as log10
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Thresholds of rules P1-P9 (defaults keep every accepted answer well under a second)."""
+    """Thresholds of rules P1-P12 (the shapes known to be expensive; see the module docstring)."""
 
     max_chars: int = 400
     max_depth: int = 8
@@ -66,6 +79,7 @@ class Limits:
     max_result_digits: int = 100_000
     max_symbolic_constant_digits: int = 200
     max_symbolic_shift: int = 20
+    max_symbolic_shift_total: int = 40
 
 
 class _Rejected(Exception):
@@ -73,7 +87,7 @@ class _Rejected(Exception):
 
 
 def hostile_reason(answer: str, limits: Limits = Limits()) -> str | None:
-    """The first rule (P1-P9) that ``answer`` breaks, as a short phrase, or None when it passes."""
+    """The first rule (P1-P12) that ``answer`` breaks, as a short phrase, or None when it passes."""
     if len(answer) > limits.max_chars:
         return f"P1 longer than {limits.max_chars} characters"
     if _nesting_depth(answer) > limits.max_depth:
@@ -135,6 +149,9 @@ class _Evaluator:
         self.k = 0
         self.limits = limits
         self.largest = 0.0  # the largest known bound of any numeric part seen
+        self.terms = 1  # expansion terms of the part parsed last (rule P11)
+        self.degree = 0  # its polynomial degree, as far as known
+        self.symbolic_shift = 0.0  # total shift of symbolic factorials and binomials so far (rule P12)
 
     def peek(self) -> str | None:
         return self.tokens[self.k] if self.k < len(self.tokens) else None
@@ -150,36 +167,50 @@ class _Evaluator:
     def expression(self) -> float | None:
         """Sums, differences and separators (``,``, ``=``, ``<``, ...) of terms."""
         value = self.term()
+        terms, degree = self.terms, self.degree
         while (token := self.peek()) is not None and token not in _CLOSERS:
             self.k += 1
             right = self.term()
+            terms = terms + self.terms if token in ("+", "-") else max(terms, self.terms)
+            degree = max(degree, self.degree)
+            self._check_terms(terms)
             if token in ("+", "-") and value is not None and right is not None:
                 value = max(value, right) + _LOG10_2
             else:
                 value = None
+        self.terms, self.degree = terms, degree
         return value
 
     def term(self) -> float | None:
         """Products, quotients and implicit products of powers."""
+        start = self.k
         value = self.power()
+        terms, degree = self.terms, self.degree
         while (token := self.peek()) is not None and token not in _CLOSERS and token not in ("+", "-", ",", "="):
             if token in _PRODUCT_OPS:
                 self.k += 1
                 right = self.power()
                 if token in ("/", "\\div"):
                     right = 0.0 if right is not None else None
+                    self.terms, self.degree = 1, 0  # a divisor is not expanded into the product
             elif self._starts_atom(token):
                 right = self.power()
             else:
-                return value
+                break
+            terms, degree = terms * self.terms, degree + self.degree
+            if terms > self.limits.max_expansion_terms:
+                terms = min(terms, self._monomials(start, degree))
+                self._check_terms(terms)
             value = None if value is None or right is None else value + right
             self.largest = max(self.largest, value or 0.0)
+        self.terms, self.degree = terms, degree
         return value
 
     def power(self) -> float | None:
         """A postfix atom, optionally raised to powers and given a subscript."""
         start = self.k
         base = self.postfix()
+        base_terms, base_degree = self.terms, self.degree
         while self.peek() in ("^", "_"):
             is_power = self.peek() == "^"
             self.k += 1
@@ -187,16 +218,20 @@ class _Evaluator:
             exponent = self.operand()
             if not is_power:
                 base = None if exponent is None else base
+                self.terms, self.degree = base_terms, base_degree
                 continue
             if exponent is None:
                 self._check_symbolic_argument(exponent_start, self.k, "P5 exponent", self.limits.max_exponent)
+            self.terms, self.degree = base_terms, base_degree
             self._check_expansion(start, exponent)
             if exponent is not None and exponent > math.log10(self.limits.max_exponent):
                 raise _Rejected(f"P5 exponent above {self.limits.max_exponent}")
+            base_terms, base_degree = self._power_terms(base_terms, base_degree, exponent)
             if base is None or exponent is None:
                 base = None
             else:
                 base = base * _power10(exponent)
+        self.terms, self.degree = base_terms, base_degree
         self.largest = max(self.largest, base or 0.0)
         return base
 
@@ -214,6 +249,8 @@ class _Evaluator:
                 raise _Rejected(f"P6 factorial of more than {self.limits.max_factorial}")
             if value is None or not self.plain_integer(start, self.k - 1):
                 self._check_symbolic_argument(start, self.k - 1, "P6 factorial", self.limits.max_symbolic_shift)
+                self._add_symbolic_shift(start, self.k - 1)
+            self.terms, self.degree = 1, 0
             if value is not None:
                 n = _power10(value)
                 value = math.lgamma(n + 1) / math.log(10) if n < 1e300 else math.inf
@@ -226,13 +263,14 @@ class _Evaluator:
     def atom(self) -> float | None:
         """A number, a bracketed group, a known command, or a symbol (None)."""
         token = self.peek()
+        self.terms, self.degree = 1, 0
         if token is None:
             return None
         self.k += 1
-        if token[0].isdigit() or (token[0] == "." and len(token) > 1):
+        if token[0].isdecimal() or (token[0] == "." and len(token) > 1):
             return max(0.0, math.log10(float(token))) if float(token) > 0 else 0.0
         if token in _OPENERS:
-            value = self.expression()
+            value = self.expression()  # sets the group's terms and degree
             if self.peek() in _CLOSERS:
                 self.k += 1
             return value
@@ -242,7 +280,9 @@ class _Evaluator:
             return _CONSTANTS[token]
         if token == "\\frac":
             numerator = self.operand()
+            terms, degree = self.terms, self.degree
             denominator = self.operand()
+            self.terms, self.degree = terms, degree
             return numerator if denominator is not None else None
         if token == "\\binom":
             start = self.k
@@ -252,6 +292,8 @@ class _Evaluator:
                 raise _Rejected(f"P7 binomial of more than {self.limits.max_binomial}")
             if top is None or bottom is None or not self.plain_integer(start, self.k):
                 self._check_symbolic_argument(start, self.k, "P7 binomial", self.limits.max_symbolic_shift)
+                self._add_symbolic_shift(start, self.k)
+            self.terms, self.degree = 1, 0
             return None if top is None else _power10(top) * _LOG10_2
         if token == "\\sqrt":
             if self.peek() == "[":
@@ -260,18 +302,48 @@ class _Evaluator:
                 if self.peek() in _CLOSERS:
                     self.k += 1
             inner = self.operand()
+            self.terms, self.degree = 1, 0
             return None if inner is None else inner / 2
+        self.degree = 1 if _is_variable(token) else 0
         return None  # a letter, a function or any other command: symbolic
 
     def plain_integer(self, start: int, end: int) -> bool:
         """Whether tokens ``start:end`` are integer arithmetic only (integers, + - * ^ !, brackets)."""
-        return all(token.isdigit() or token in _INTEGER_ARITHMETIC for token in self.tokens[start:end])
+        return all(token.isdecimal() or token in _INTEGER_ARITHMETIC for token in self.tokens[start:end])
 
     def _check_symbolic_argument(self, start: int, end: int, rule: str, limit: float) -> None:
         """Rules P5-P7 for a symbolic argument: every number written in it is at most ``limit``."""
         for token in self.tokens[start:end]:
-            if token[0].isdigit() and float(token) > limit:
+            if token[0].isdecimal() and float(token) > limit:
                 raise _Rejected(f"{rule} of a symbolic argument with a number above {limit:g}")
+
+    def _add_symbolic_shift(self, start: int, end: int) -> None:
+        """Rule P12: add the largest number in the symbolic argument ``tokens[start:end]`` to the total."""
+        numbers = [float(t) for t in self.tokens[start:end] if t[0].isdecimal()]
+        self.symbolic_shift += max(numbers, default=0.0)
+        if self.symbolic_shift > self.limits.max_symbolic_shift_total:
+            limit = self.limits.max_symbolic_shift_total
+            raise _Rejected(f"P12 symbolic factorials and binomials shifted by more than {limit} in all")
+
+    def _power_terms(self, terms: int, degree: int, exponent: float | None) -> tuple[int, int]:
+        """Terms and degree of a base of ``terms`` terms raised to a power (log10 ``exponent``, None: unknown)."""
+        if exponent is None:
+            return terms, degree
+        e = _power10(exponent)
+        if terms > 1 and e <= 10**6:
+            terms = min(math.comb(int(e) + terms - 1, terms - 1), self.limits.max_expansion_terms + 1)
+        return terms, int(min(degree * e, 10**6))
+
+    def _monomials(self, start: int, degree: int) -> int:
+        """C(degree + v, v) with v the distinct letters in ``tokens[start:self.k]`` (capped, rule P11)."""
+        letters = {t for t in self.tokens[start : self.k] if _is_variable(t)}
+        if degree > 10**4:
+            return self.limits.max_expansion_terms + 1
+        return math.comb(degree + len(letters), len(letters))
+
+    def _check_terms(self, terms: int) -> None:
+        if terms > self.limits.max_expansion_terms:
+            raise _Rejected(f"P11 a product expanding into more than {self.limits.max_expansion_terms} terms")
 
     def _starts_atom(self, token: str) -> bool:
         return token not in ("^", "_", "!") and token not in _PRODUCT_OPS
@@ -296,3 +368,10 @@ class _Evaluator:
         e = _power10(exponent)
         if e > 10**6 or math.comb(int(e) + terms - 1, terms - 1) > self.limits.max_expansion_terms:
             raise _Rejected(f"P5 expansion of more than {self.limits.max_expansion_terms} terms")
+
+
+def _is_variable(token: str) -> bool:
+    """Whether a token reads as a variable: a latin letter or a command that is not an operator (rule P11)."""
+    if len(token) == 1:
+        return token.isascii() and token.isalpha()
+    return token.startswith("\\") and token[1:].isalpha() and token not in _NOT_VARIABLES and token not in _SKIPPED

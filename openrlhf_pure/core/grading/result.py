@@ -10,7 +10,8 @@ Reasons, one per result:
 - ``parse_error``: math-verify was needed and could not read the answer or the gold;
 - ``rejected``: a pre-check found the answer hostile (see :mod:`precheck`; ``detail`` names
   the rule) and it was not handed to math-verify;
-- ``timeout``: the item ran past the pool's wall-clock limit; its worker was killed;
+- ``timeout``: math-verify ran past ``GradingConfig.time_limit_s`` (in process or in a worker,
+  which then goes on), or the item ran past the pool's wall-clock limit and its worker was killed;
 - ``memory``: the item ran past the pool's memory limit; its worker was killed;
 - ``crash``: the worker died or raised on the item (a bug, never expected).
 """
@@ -71,12 +72,20 @@ class GradingConfig:
             undecided pairs are graded wrong.
         rel_tol: relative tolerance for numbers written approximately (:mod:`exact_numbers`).
         limits: the pre-check thresholds.
+        time_limit_s: wall-clock bound on math-verify for one item, in seconds, wherever it runs
+            (:mod:`deadline`; None: no bound); past it the item is graded ``timeout``. In the pool
+            the worker goes on to the next item; the pool's own ``timeout_s`` stays the hard limit.
     """
 
     prechecks: bool = True
     math_verify: bool = True
     rel_tol: float = 1e-6
     limits: Limits = field(default_factory=Limits)
+    time_limit_s: float | None = 2.0
+
+    def __post_init__(self):
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            raise ValueError(f"time_limit_s must be positive or None, got {self.time_limit_s}")
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (to send the config to a worker process)."""

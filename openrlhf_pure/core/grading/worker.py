@@ -28,7 +28,7 @@ import signal
 import sys
 import time
 
-from openrlhf_pure.core.grading.equivalence import math_verify_equal
+from openrlhf_pure.core.grading.equivalence import warm_up
 from openrlhf_pure.core.grading.grade import grade_response
 from openrlhf_pure.core.grading.result import GradingConfig, Reason
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     requests = os.fdopen(0, "rb")
-    math_verify_equal("\\frac{1}{2}", "x^{2}")  # warm-up: imports math-verify, compiles its regexes
+    warm_up()  # imports math-verify, compiles its regexes, loads SymPy's simplification
     _set_limits(settings["memory_mb"])
     _send(protocol, ["ready", os.getpid()])
     cpu_budget_s = float(settings["cpu_budget_s"])

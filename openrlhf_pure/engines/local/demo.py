@@ -9,7 +9,10 @@
    the single-process trainer, the PRM scorer and the project's grader;
 5. greedy accuracy on held-out problems before and after RL, a report folder (metrics JSONL,
    plots, samples, summary.md) and one JSON line.
-Everything is seeded: the same seed gives the same run on CPU.
+Everything is seeded: the same seed gives the same run on CPU. Every model folder it writes
+(``policy_warmup``, ``prm_backbone``, ``prm/final``, ``rl/checkpoints/step_*/policy``) holds its
+tokenizer and its prompt template, so ``pure-eval``, ``pure-train`` and ``pure-eval-prm`` prompt
+them as the demo did without being told.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from pathlib import Path
 import torch
 
 from openrlhf_pure.core.advantages import AdvantageConfig
-from openrlhf_pure.core.credit import CreditConfig
 from openrlhf_pure.core.grading.extract import extract_answer
 from openrlhf_pure.core.grading.reward import verifiable_rewards
 from openrlhf_pure.data.arithmetic import ArithmeticProblem, arithmetic_corpus, prm_rows, solution_steps, split_problems
 from openrlhf_pure.data.problems import Problem, choose_visible
+from openrlhf_pure.data.prompts import PURE_TEMPLATE, PromptFormat, record_prompt_format
 from openrlhf_pure.data.stepwise import parse_trl
 from openrlhf_pure.engines.local.rollout import generate_rollouts
 from openrlhf_pure.engines.local.sft import supervised_finetune
@@ -39,6 +42,9 @@ from openrlhf_pure.engines.prm_trainer import PRMTrainConfig, PRMTrainer
 from openrlhf_pure.models.prm import ProcessRewardModel
 from openrlhf_pure.models.tiny import tiny_causal_lm, train_tiny_tokenizer
 
+# The demo's policy is prompted with PURE's prompt followed by a blank line (its warm-up examples).
+DEMO_PROMPT = PromptFormat(PURE_TEMPLATE + "\n\n", "\n\n")
+
 
 @dataclass
 class DemoConfig:
@@ -48,8 +54,10 @@ class DemoConfig:
         output_dir: the report folder.
         seed: seeds everything.
         mode: "prm", "vr" or "prm_vr".
-        credit: "softmin", "min", "sum" or "future_min".
-        temperature: softmin T.
+        preset: the rewards-to-advantages preset ("default", "authors_openrlhf", "authors_verl");
+            None for the project's default.
+        credit: "softmin", "min", "sum" or "future_min" (overrides the preset's).
+        temperature: softmin T (overrides the preset's).
         visible_fraction: share of training problems whose answer the verifier may use (prm_vr);
             0.5 here because the task has only 260 training problems (the paper: 10% of 8,523).
         rl_steps, prompts_per_step, samples_per_prompt, rl_lr: the RL run.
@@ -63,6 +71,7 @@ class DemoConfig:
     output_dir: str = "runs/demo"
     seed: int = 0
     mode: str = "prm_vr"
+    preset: str | None = None
     credit: str = "softmin"
     temperature: float = 0.1
     visible_fraction: float = 0.5
@@ -83,7 +92,9 @@ def greedy_accuracy(
     model, tokenizer, problems: list[ArithmeticProblem], max_new_tokens: int
 ) -> tuple[float, list[str]]:
     """Share of problems whose greedy response has the right final answer, and the responses."""
-    rollout = generate_rollouts(model.eval(), tokenizer, [p.prompt + "\n\n" for p in problems], 1, max_new_tokens, 0.0)
+    rollout = generate_rollouts(
+        model.eval(), tokenizer, [DEMO_PROMPT.render(p.question) for p in problems], 1, max_new_tokens, 0.0
+    )
     rewards = verifiable_rewards(rollout.responses, [str(p.answer) for p in problems])
     return sum(r or 0.0 for r in rewards) / len(problems), rollout.responses
 
@@ -98,10 +109,13 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
     train, held_out = split_problems(config.seed, config.held_out)
     tokenizer = train_tiny_tokenizer(arithmetic_corpus(config.seed), vocab_size=400)
     rng = random.Random(config.seed)
-    examples = [(p.prompt + "\n\n", "\n\n".join(solution_steps(p, filler=rng.random() < 0.5)[0])) for p in train]
+    examples = [
+        (DEMO_PROMPT.render(p.question), "\n\n".join(solution_steps(p, filler=rng.random() < 0.5)[0])) for p in train
+    ]
 
     progress(f"[1/4] warm-up: {config.warmup_steps} supervised steps on {len(examples)} solutions")
     policy = tiny_causal_lm(len(tokenizer), hidden=config.hidden, layers=config.layers, seed=config.seed)
+    record_prompt_format(policy, DEMO_PROMPT)  # every folder written from it says how it is prompted
     tick = time.perf_counter()
     supervised_finetune(policy, tokenizer, examples, config.warmup_steps, seed=config.seed)
     progress(f"      {time.perf_counter() - tick:.0f} s")
@@ -116,7 +130,8 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
     backbone.save_pretrained(backbone_dir)
     tokenizer.save_pretrained(backbone_dir)
     torch.manual_seed(config.seed + 2)  # the new head's initialisation depends on the seed alone
-    prm = ProcessRewardModel.from_pretrained(str(backbone_dir))
+    prm = ProcessRewardModel.from_pretrained(str(backbone_dir), new_head=True)
+    prm.prompt_template = PURE_TEMPLATE  # its rows' prompts: PURE's prompt of each question (data.arithmetic)
     prm_train = [parse_trl(r) for r in prm_rows(train, seed=config.seed, per_problem=8)]
     prm_eval = [parse_trl(r) for r in prm_rows(held_out, seed=config.seed + 1, per_problem=2)]
     prm_config = PRMTrainConfig(output_dir=str(out / "prm"), max_steps=config.prm_steps, rows_per_step=32, lr=1e-3,
@@ -130,14 +145,16 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
     )
 
     accuracy_before, _ = greedy_accuracy(policy, tokenizer, held_out, config.max_new_tokens)
-    progress(f"[3/4] PURE RL ({config.mode}, {config.credit}): held-out accuracy before RL {accuracy_before:.3f}")
-    problems = choose_visible([Problem(p.prompt + "\n\n", str(p.answer)) for p in train], config.visible_fraction,
-                              config.seed)  # fmt: skip
+    preset = f", preset {config.preset}" if config.preset else ""
+    progress(f"[3/4] PURE RL ({config.mode}, {config.credit}{preset}): held-out accuracy before RL "
+             f"{accuracy_before:.3f}")  # fmt: skip
+    problems = [Problem(DEMO_PROMPT.render(p.question), str(p.answer)) for p in train]
+    problems = choose_visible(problems, config.visible_fraction, config.seed)
     scorer = PRMScorer(prm, policy_tokenizer=tokenizer)
     rl_config = LocalTrainConfig(
         mode=config.mode, steps=config.rl_steps, prompts_per_step=config.prompts_per_step,
         samples_per_prompt=config.samples_per_prompt, max_new_tokens=config.max_new_tokens, lr=config.rl_lr,
-        advantage=AdvantageConfig(credit=CreditConfig(config.credit, config.temperature)),
+        advantage=demo_advantage(config),
         seed=config.seed, output_dir=str(out / "rl"),
     )  # fmt: skip
     trainer = LocalTrainer(policy, copy.deepcopy(policy), tokenizer, problems, rl_config,
@@ -167,6 +184,12 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
     return result
 
 
+def demo_advantage(config: DemoConfig) -> AdvantageConfig:
+    """The preset (or the default) with the demo's credit mode and temperature."""
+    overrides = {"credit.mode": config.credit, "credit.temperature": config.temperature}
+    return AdvantageConfig.preset(config.preset or "default").with_overrides(overrides)
+
+
 def write_summary(out: Path, config: DemoConfig, result: dict, prm_metrics: dict, history: list[dict]) -> None:
     """summary.md: settings, accuracy before and after RL, the PRM's held-out metrics, last RL metrics."""
     last = history[-1] if history else {}
@@ -181,6 +204,8 @@ def write_summary(out: Path, config: DemoConfig, result: dict, prm_metrics: dict
         "| setting | value |",
         "|---|---|",
         *(f"| {k} | {v} |" for k, v in asdict(config).items()),
+        "",
+        f"Advantage configuration (resolved): `{json.dumps(demo_advantage(config).to_dict())}`",
         "",
         "PRM held-out step metrics: " + ", ".join(f"{k[5:]} {v:.3f}" for k, v in prm_metrics.items()),
         "",

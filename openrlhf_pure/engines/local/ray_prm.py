@@ -29,15 +29,17 @@ class RayPRMStepScorer:
         num_replicas: PRM replicas.
         num_gpus_per_replica: GPUs per replica (0 on CPU; a fraction shares a GPU).
         num_cpus: CPUs of the local Ray started here (None: Ray's default); ignored if Ray is running.
-        step_format: the PRM's step format.
+        step_format: the PRM's step format (None: its family's).
         separator: the policy's step separator (the trainer's).
         max_tokens_per_batch: token budget of one PRM forward pass.
         dtype: PRM dtype name; None for bf16 on GPU, float32 on CPU.
+        family: the PRM family (None: detected); score_transform: see ``models.prm_scores``.
     """
 
     def __init__(self, prm_path: str, policy_tokenizer: str, num_replicas: int = 1, num_gpus_per_replica: float = 0.0,
-                 num_cpus: int | None = None, step_format: str = "pure", separator: str = "\n\n",
-                 max_tokens_per_batch: int = 32768, dtype: str | None = None):  # fmt: skip
+                 num_cpus: int | None = None, step_format: str | None = None, separator: str = "\n\n",
+                 max_tokens_per_batch: int = 32768, dtype: str | None = None, family: str | None = None,
+                 score_transform: str = "auto"):  # fmt: skip
         import ray
 
         from openrlhf_pure.engines.openrlhf.prm_group import PRMGroup, PRMSpec, build_policy_step_scorer
@@ -45,10 +47,16 @@ class RayPRMStepScorer:
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-        spec = PRMSpec(str(prm_path), str(policy_tokenizer), step_format, separator, max_tokens_per_batch, dtype)
+        spec = PRMSpec(str(prm_path), str(policy_tokenizer), step_format, separator, max_tokens_per_batch, dtype,
+                       family, score_transform)  # fmt: skip
         self.group = PRMGroup(functools.partial(build_policy_step_scorer, spec), num_replicas=num_replicas,
                               num_gpus_per_replica=num_gpus_per_replica)  # fmt: skip
         self.status = self.group.ready()
+        self.description = self.group.description
+
+    def run_metrics(self) -> dict[str, float]:
+        """The PRM's score transform as run metrics (``prm/score_transform_slope`` and ``_offset``)."""
+        return self.group.run_metrics()
 
     def score(self, prompts: list[str], response_ids: torch.Tensor, action_mask: torch.Tensor,
               layout: StepLayout) -> torch.Tensor:  # fmt: skip

@@ -19,10 +19,12 @@ The same core runs inside the Ray engine; only rollouts and model placement diff
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -236,7 +238,7 @@ class LocalTrainer:
         ref_log_probs = self.log_probs(self.reference, rollout) if self.reference is not None else None
         timings["time/log_probs"] = time.perf_counter() - tick
         result = compute_advantages(
-            rollout.action_mask, cfg.advantage, layout=layout if scores is not None else None,
+            rollout.action_mask, cfg.advantage, layout=layout,
             step_rewards=scores, verifiable_rewards=vr, groups=cfg.samples_per_prompt,
             log_probs=old_log_probs if ref_log_probs is not None else None, ref_log_probs=ref_log_probs,
         )  # fmt: skip
@@ -268,6 +270,8 @@ class LocalTrainer:
             metrics, self.history, rollout.responses, layout.num_steps, has_answer, result.process_reward, cfg.detector
         )
         metrics["hacking/warnings"] = float(len(warnings))
+        if cfg.mode != "vr" and hasattr(self.step_scorer, "run_metrics"):  # the PRM's score transform
+            metrics.update(self.step_scorer.run_metrics())
         metrics.update(timings)
         metrics["time/step"] = time.perf_counter() - start
         self.warnings, self.last_responses = warnings, rollout.responses
@@ -290,7 +294,7 @@ class LocalTrainer:
         """Write an atomic checkpoint of the current step."""
         extra = {"history": self.history, "config": repr(self.config)}
         return save_checkpoint(self.output_dir / "checkpoints", self.step, self.policy, self.optimizer,
-                               self.scheduler, extra)  # fmt: skip
+                               self.scheduler, extra, tokenizer=self.tokenizer)  # fmt: skip
 
     def train(self, resume: bool = False, on_step: Callable[[int, dict], None] | None = None) -> list[dict]:
         """Train until ``config.steps`` steps are done; returns the metric history.
@@ -301,7 +305,13 @@ class LocalTrainer:
         """
         if not resume or not self.resume():
             torch.manual_seed(self.config.seed)
-        logger = MetricsLogger(self.output_dir, self.config.tensorboard, self.config.wandb_project)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        resolved = json.dumps(asdict(self.config), indent=2, default=str) + "\n"
+        (tmp := self.output_dir / "config.json.tmp").write_text(resolved)
+        os.replace(tmp, self.output_dir / "config.json")  # the run's resolved configuration
+        print(f"advantage configuration: {json.dumps(self.config.advantage.to_dict())}", flush=True)
+        logger = MetricsLogger(self.output_dir, self.config.tensorboard, self.config.wandb_project,
+                               config=asdict(self.config))  # fmt: skip
         logger.truncate_after(self.step)
         warned: dict[str, int] = {}
         try:

@@ -151,19 +151,44 @@ def _separator(text: str) -> str:
     return codecs.decode(text, "unicode_escape") if "\\" in text else text
 
 
+parse_bool, parse_separator = _bool, _separator  # the same flag types in pure-train (cli/train_local.py)
+
+
 def add_pure_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add PURE's ``--pure.*`` flags (and ``--dry_run``) to ``parser``; returns it.
 
-    Registry-backed choices (credit modes, baselines) are read from the core's registries.
+    Registry-backed choices (credit modes, baselines, presets, ...) are read from the core's
+    registries. With ``--pure.preset`` the rewards-to-advantages flags (``FLAG_FIELDS`` of
+    ``engines.advantage_flags``, including ``--algo.kl.init_coef`` and ``--algo.kl.estimator``)
+    take the preset's values unless given on the command line.
     """
-    from openrlhf_pure.core.baselines import PR_BASELINES
+    from openrlhf_pure.core.advantages import MASKED_TOKENS
+    from openrlhf_pure.core.baselines import PR_BASELINES, RETURN_BASELINES, STEP_TOKEN_COUNTS
     from openrlhf_pure.core.credit import CREDIT_MODES
+    from openrlhf_pure.core.presets import PRESETS
+    from openrlhf_pure.core.returns import TOKEN_RETURNS
+    from openrlhf_pure.core.verifiable import VR_ESTIMATORS
+    from openrlhf_pure.core.whitening import WHITENING
+    from openrlhf_pure.models.prm_families import PRM_FAMILIES
+    from openrlhf_pure.models.prm_scores import TRANSFORM_NAMES
 
     group = parser.add_argument_group("PURE", "process rewards, min-form credit assignment, verifiable rewards")
     add = group.add_argument
     add("--pure.reward_mode", choices=REWARD_MODES, default="prm_vr", help="PURE-PRM, PURE-VR or PURE-PRM+VR")
     add("--pure.prm.model_name_or_path", default=None, help="PRM checkpoint (HF path or hub name); not used by vr")
-    add("--pure.prm.format", default="pure", help="PRM step format (registry of the PRM scorer)")
+    add(
+        "--pure.prm.family",
+        choices=PRM_FAMILIES.names(),
+        default=None,
+        help="PRM family (head, step format, score); default: detected from the PRM's config.json",
+    )
+    add("--pure.prm.format", default=None, help="PRM step format (default: saved with the PRM, or its family's)")
+    add(
+        "--pure.prm.score_transform",
+        choices=TRANSFORM_NAMES,
+        default="auto",
+        help="map of the PRM's native score to credit assignment's scale: auto (2p-1 for probabilities), 2p-1, none",
+    )
     add("--pure.prm.num_replicas", type=int, default=1, help="PRM replicas (data parallel, load balanced)")
     add("--pure.prm.num_gpus_per_replica", type=float, default=1.0, help="GPUs per PRM replica; <1 to share")
     add("--pure.prm.colocate", action="store_true", default=False, help="place PRM replicas on the actor/ref GPUs")
@@ -180,15 +205,29 @@ def add_pure_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
         default=False,
         help="let the policy tokenizer run code shipped with its checkpoint (in the PRM replicas)",
     )
+    add("--pure.preset", choices=PRESETS.names(), default=None,
+        help="the whole advantage configuration: the project's default or an author implementation (docs/presets.md);"
+        " the flags below override it only when given")  # fmt: skip
     add("--pure.credit.mode", choices=CREDIT_MODES.names(), default="softmin", help="credit assignment (Eq. 3/5)")
     add("--pure.credit.temperature", type=float, default=0.1, help="softmin temperature T (Eq. 5)")
     add("--pure.credit.gamma", type=float, default=1.0, help="step discount of the sum and softmin modes")
     add("--pure.pr_coef", type=float, default=1.0, help="coefficient of the process rewards")
     add("--pure.vr_coef", type=float, default=1.0, help="coefficient of the verifiable reward")
     add("--pure.pr_baseline", choices=PR_BASELINES.names(), default="token", help="process-reward baseline")
+    add("--pure.step_token_count", choices=STEP_TOKEN_COUNTS.names(), default="with_closing",
+        help="tokens the token baseline charges a step for")  # fmt: skip
+    add("--pure.vr.estimator", choices=VR_ESTIMATORS.names(), default=None,
+        help="VR baseline (default: from --algo.advantage.estimator, rloo -> rloo, group_norm -> grpo)")  # fmt: skip
+    add("--pure.kl.clamp", type=float, default=None, help="clamp each KL estimate to [-c, c] (default: no clamp)")
+    add("--pure.token_returns", choices=TOKEN_RETURNS.names(), default="sum", help="token returns: sum or running_min")
+    add("--pure.return_baseline", choices=RETURN_BASELINES.names(), default="none",
+        help="a baseline over the returns of all rewards (verl's max_len)")  # fmt: skip
     add("--pure.max_len", type=int, default=None, help="N of the max_len baseline (default: rollout.max_new_tokens)")
     add("--pure.mask_reward_tokens", type=_bool, default=True, help="zero advantages on reward tokens (true/false)")
+    add("--pure.mask_tokens", choices=MASKED_TOKENS.names(), default="reward",
+        help="which tokens: reward (those carrying rewards) or closing (every step-closing token)")  # fmt: skip
     add("--pure.whiten", type=_bool, default=True, help="whiten advantages over the batch (true/false)")
+    add("--pure.whitening", choices=WHITENING.names(), default="masked", help="whitening variant")
     add("--pure.step_separator", type=_separator, default="\n\n", help='step separator; "\\n\\n" escapes accepted')
     add("--pure.vr.visible_fraction", type=float, default=None, help="draw visible answers (default: the data flag)")
     add("--pure.vr.visible_seed", type=int, default=0, help="seed of the visible-answer draw")

@@ -279,6 +279,8 @@ class PureExperienceMaker(RemoteExperienceMaker):
         metrics.update({f"timing/{k}": v for k, v in pending.timings.items()})
         if settings.uses_prm:
             metrics["prm/truncated_ratio"] = pending.prm_truncated / len(index)
+        if self.prm_group is not None and hasattr(self.prm_group, "run_metrics"):  # the PRM's score transform
+            metrics.update(self.prm_group.run_metrics())
         warnings = detect_hacking(metrics, self.history, pending.responses, layout.num_steps, pending.has_answer,
                                   result.process_reward)  # fmt: skip
         self.history = (self.history + [metrics])[-HISTORY:]

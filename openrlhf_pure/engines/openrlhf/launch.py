@@ -21,6 +21,7 @@ On a shared bundle each model asks Ray for 0.2 GPU (OpenRLHF's choice); the PRM 
 
 from __future__ import annotations
 
+import json
 import os
 
 COLOCATED_SHARE = 0.2  # GPU share OpenRLHF gives each model that sits on a shared bundle
@@ -75,10 +76,14 @@ def train_pure(args) -> None:
     import ray
     from openrlhf.utils import get_strategy
 
+    from openrlhf_pure.engines.openrlhf.settings import PureSettings
+
     if not ray.is_initialized():
         ray.init(runtime_env={"env_vars": worker_env()})
     strategy = get_strategy(args)
     strategy.print(args)
+    strategy.print(f"PURE advantage configuration (preset {args.pure.preset or 'none'}): "
+                   + json.dumps(PureSettings.from_args(args).advantage.to_dict()))  # fmt: skip
 
     pg = shared_placement_group(args)
     try:

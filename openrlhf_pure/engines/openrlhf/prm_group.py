@@ -85,10 +85,12 @@ class PRMSpec:
     Args:
         model_name_or_path: the PRM checkpoint.
         policy_tokenizer: the policy's tokenizer path (steps are the policy's).
-        step_format: PRM step format name (``openrlhf_pure.models.step_formats``).
+        step_format: PRM step format name (``openrlhf_pure.models.step_formats``); None: the family's.
         separator: the policy's step separator.
         max_tokens_per_batch: token budget of one PRM forward pass.
         dtype: None for bf16 on GPU, float32 on CPU.
+        family: PRM family (``openrlhf_pure.models.prm_families``); None: detected from the checkpoint.
+        score_transform: map of the family's native score to the common scale (``prm_scores``).
         max_length: the PRM's context; None reads ``max_position_embeddings`` from its config.
         overflow: longer PRM inputs: "error" or "truncate" (see ``ScorerConfig.overflow``).
         trust_remote_code: let the policy tokenizer run code shipped with its checkpoint.
@@ -96,10 +98,12 @@ class PRMSpec:
 
     model_name_or_path: str
     policy_tokenizer: str
-    step_format: str = "pure"
+    step_format: str | None = None
     separator: str = "\n\n"
     max_tokens_per_batch: int = 32768
     dtype: str | None = None
+    family: str | None = None
+    score_transform: str = "auto"
     max_length: int | None = None
     overflow: str = "error"
     trust_remote_code: bool = False
@@ -117,8 +121,10 @@ class PolicyStepScorer:
 
         self.device = device
         prm = ProcessRewardModel.from_pretrained(
-            spec.model_name_or_path, step_format=spec.step_format, dtype=spec.dtype, device=device
-        )
+            spec.model_name_or_path, step_format=spec.step_format, dtype=spec.dtype, device=device,
+            family=spec.family, score_transform=spec.score_transform,
+        )  # fmt: skip
+        self.description = prm.describe()
         try:
             policy_tokenizer = AutoTokenizer.from_pretrained(spec.policy_tokenizer,
                                                              trust_remote_code=spec.trust_remote_code)  # fmt: skip
@@ -207,10 +213,11 @@ class PRMActor:
         release_device_memory(self.device)
 
     def ready(self) -> dict:
-        """Load the scorer now (then offload it, if asked); returns :meth:`status`."""
-        self._ensure_scorer()
+        """Load the scorer now (then offload it, if asked); returns :meth:`status` and, under "prm", what the
+        scorer describes of itself."""
+        scorer = self._ensure_scorer()
         self._release()
-        return self.status()
+        return {**self.status(), "prm": getattr(scorer, "description", None)}
 
     def score(self, prompts: list[str], response_ids: torch.Tensor, action_mask: torch.Tensor):
         """(B,) prompts, (B, T) response ids, (B, T) mask -> ((B, S) float32 step scores on CPU,
@@ -284,10 +291,18 @@ class PRMGroup:
             self.replicas.append(actor_class.options(**options).remote(rank))
         self.alive = [True] * len(self.replicas)
         self.max_retries = max_retries
+        self.description: dict | None = None  # family, format, score, transform: set by ready()
 
     def ready(self) -> list[dict]:
-        """Load every replica's scorer (in parallel); returns their statuses."""
-        return ray.get([replica.ready.remote() for replica in self.replicas])
+        """Load every replica's scorer (in parallel); returns their statuses (see :attr:`description`)."""
+        statuses = ray.get([replica.ready.remote() for replica in self.replicas])
+        self.description = next((s["prm"] for s in statuses if s.get("prm")), None)
+        return statuses
+
+    def run_metrics(self) -> dict[str, float]:
+        """The PRM's score transform as run metrics (empty before :meth:`ready` or for a custom scorer)."""
+        d = self.description or {}
+        return {k: float(v) for k, v in d.items() if k.startswith("prm/")}
 
     def status(self) -> list[dict | None]:
         """Each replica's status, None for a replica given up on."""
@@ -368,6 +383,8 @@ def prm_group_from_args(args, pg=None) -> PRMGroup:
         max_length=prm.max_length,
         overflow=prm.overflow,
         trust_remote_code=prm.trust_remote_code,
+        family=prm.family,
+        score_transform=prm.score_transform,
     )
     group = PRMGroup(
         functools.partial(build_policy_step_scorer, spec),

@@ -7,7 +7,13 @@ How OpenRLHF's own flags map onto the core (so that they keep their meaning):
 - ``--algo.kl.init_coef`` (through OpenRLHF's KL controller) and ``--algo.kl.estimator`` are the
   per-token KL reward penalty's coefficient and estimator; with ``--algo.kl.use_loss`` the KL is
   a loss term in the actor instead and the penalty is 0;
-- ``--rollout.max_new_tokens`` is N of the ``max_len`` process baseline unless ``--pure.max_len``.
+- ``--rollout.max_new_tokens`` is N of the ``max_len`` process baseline unless ``--pure.max_len``;
+- ``--pure.vr.estimator``, when given (or set by a preset), replaces the mapping above.
+
+``--pure.preset`` (see :func:`apply_preset`) fills every rewards-to-advantages flag that was not
+given with the preset's value, OpenRLHF's KL coefficient and estimator included, before
+OpenRLHF's own normalisation; the resolved configuration is then kept in ``args.pure.advantage``
+(printed by the dry run and at start, and logged with OpenRLHF's run config).
 
 Labels: OpenRLHF hands each prompt's ``--data.label_key`` field through vLLM to the experience
 maker. PURE's label is either the gold answer (a string) or an object holding it under
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 
 from openrlhf_pure.core.advantages import AdvantageConfig
 from openrlhf_pure.core.credit import CreditConfig
+from openrlhf_pure.engines.advantage_flags import preset_values
 
 VR_ESTIMATOR_OF = {"rloo": "rloo", "group_norm": "grpo"}  # OpenRLHF's estimator -> the core's VR estimator
 
@@ -67,13 +74,19 @@ class PureSettings:
             credit=CreditConfig(mode=pure.credit.mode, temperature=pure.credit.temperature, gamma=pure.credit.gamma),
             pr_coef=pure.pr_coef,
             pr_baseline=pure.pr_baseline,
+            step_token_count=pure.step_token_count,
             max_len=pure.max_len or args.rollout.max_new_tokens,
             vr_coef=pure.vr_coef,
-            vr_estimator=VR_ESTIMATOR_OF[estimator],
+            vr_estimator=pure.vr.estimator or VR_ESTIMATOR_OF[estimator],
             kl_coef=args.algo.kl.init_coef,
             kl_estimator=args.algo.kl.estimator,
+            kl_clamp=pure.kl.clamp,
+            token_returns=pure.token_returns,
+            return_baseline=pure.return_baseline,
             mask_reward_tokens=pure.mask_reward_tokens,
+            mask_tokens=pure.mask_tokens,
             whiten=pure.whiten,
+            whitening=pure.whitening,
         )
         return cls(
             reward_mode=pure.reward_mode,
@@ -103,6 +116,19 @@ class PureSettings:
         if self.visible_fraction is not None:
             return visible_draw(prompt, self.visible_seed) < self.visible_fraction
         return True if flag is None else flag
+
+
+def apply_preset(args, given: set[str]) -> None:
+    """With ``--pure.preset``, set every rewards-to-advantages flag not in ``given`` (dotted
+    destinations typed on the command line) to the preset's value, in place."""
+    if args.pure.preset is None:
+        return
+    for dest, value in preset_values(args.pure.preset, given).items():
+        *parents, name = dest.split(".")
+        node = args
+        for part in parents:
+            node = getattr(node, part)
+        setattr(node, name, value)
 
 
 def visible_draw(prompt: str, seed: int) -> float:

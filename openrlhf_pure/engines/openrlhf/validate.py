@@ -6,7 +6,8 @@ Two passes around OpenRLHF's own normalisation (see :mod:`args`):
   critic, a scalar reward model, rewards computed at generation time, ...) and what would
   make OpenRLHF's normalisation fail obscurely;
 - :func:`post_checks` on the normalised arguments: required paths, batch-size divisibility,
-  GPU counts, PRM placement and colocation, PURE's algorithm options.
+  GPU counts, PRM placement and colocation, PURE's algorithm options, and every row of the
+  local prompt data (:func:`read_prompt_data`).
 
 Each check returns a list of messages; all of them are reported at once. Nothing here starts
 Ray or loads a model, so a dry run works on any machine.
@@ -14,11 +15,13 @@ Ray or loads a model, so a dry run works on any machine.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable
+from pathlib import Path
 
+from openrlhf_pure.data.problems import ProblemFields, read_problem_file
+from openrlhf_pure.data.sources import source_problem
 from openrlhf_pure.engines.openrlhf.settings import VR_ESTIMATOR_OF, PureSettings
+from openrlhf_pure.models.prm_families import family_problem
 
 # (flag, predicate on args, message): OpenRLHF features that do not apply to PURE.
 UNSUPPORTED = (
@@ -43,9 +46,6 @@ UNSUPPORTED = (
      "openrlhf_pure/integrations/openrlhf_reward_func.py (the verifiable reward)"),
 )  # fmt: skip
 
-HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-DATA_SUFFIXES = (".json", ".jsonl", ".parquet", ".csv", ".arrow", ".txt")
-
 
 def pre_checks(args) -> list[str]:
     """Checks on the raw (hierarchised, not yet normalised) arguments."""
@@ -60,24 +60,24 @@ def pre_checks(args) -> list[str]:
     return errors
 
 
-def _path_problem(flag: str, value: str | None, required: bool) -> str | None:
+def _path_problem(flag: str, value: str | None, required: bool, kind: str) -> str | None:
     if not value:
         return f"{flag} is required" if required else None
     for item in str(value).split(","):
-        item = item.strip()
-        local = item.startswith(("/", ".", "~")) or item.endswith(DATA_SUFFIXES) or not HUB_NAME.match(item)
-        if local and not os.path.exists(os.path.expanduser(item)):
-            return f"{flag}: path {item!r} does not exist"
+        problem = source_problem(flag, item.strip(), kind)
+        if problem:
+            return problem
     return None
 
 
 def check_paths(args) -> list[str]:
-    """Model and data paths exist (hub names such as ``Qwen/Qwen2.5-Math-7B`` are not checked)."""
+    """Model and data paths exist; hub names (``Qwen/Qwen2.5-Math-7B``) pass unless the hub is offline
+    and they are not cached (the rule of ``openrlhf_pure.data.sources``)."""
     uses_prm = args.pure.reward_mode != "vr"
     problems = (
-        _path_problem("--actor.model_name_or_path", args.actor.model_name_or_path, True),
-        _path_problem("--data.prompt_dataset", args.data.prompt_dataset, True),
-        _path_problem("--pure.prm.model_name_or_path", args.pure.prm.model_name_or_path, uses_prm),
+        _path_problem("--actor.model_name_or_path", args.actor.model_name_or_path, True, "model"),
+        _path_problem("--data.prompt_dataset", args.data.prompt_dataset, True, "data"),
+        _path_problem("--pure.prm.model_name_or_path", args.pure.prm.model_name_or_path, uses_prm, "model"),
     )
     return [p for p in problems if p]
 
@@ -154,6 +154,8 @@ def check_prm(args) -> list[str]:
             f"--pure.prm.num_gpus_per_replica must lie in [0, 1] (0: CPU), got {prm.num_gpus_per_replica}; "
             f"a PRM replica holds one model on at most one GPU: add replicas instead"
         )
+    if prm.model_name_or_path:
+        errors += filter(None, [family_problem("--pure.prm.model_name_or_path", prm.model_name_or_path, prm.family)])
     if prm.max_tokens_per_batch < 1 or prm.max_restarts < 0:
         errors.append("--pure.prm.max_tokens_per_batch must be >= 1 and --pure.prm.max_restarts >= 0")
     if prm.max_length is not None and prm.max_length < 1:
@@ -177,7 +179,8 @@ def check_algorithm(args) -> list[str]:
     """PURE's algorithm options, checked by the core's own config classes."""
     errors = []
     try:
-        PureSettings.from_args(args)
+        if args.algo.advantage.estimator in VR_ESTIMATOR_OF:  # else the pre-checks name it already
+            PureSettings.from_args(args)
     except ValueError as err:
         errors.append(f"--pure.*: {err}")
     fraction = args.pure.vr.visible_fraction
@@ -190,12 +193,70 @@ def check_algorithm(args) -> list[str]:
     return errors
 
 
-POST_CHECKS: tuple[Callable, ...] = (check_paths, check_batches, check_engines, check_prm, check_algorithm)
+LOCAL_DATA_SUFFIXES = (".jsonl", ".json", ".parquet")
 
 
-def post_checks(args) -> list[str]:
-    """Every check of the normalised arguments."""
-    return [message for check in POST_CHECKS for message in check(args)]
+def read_prompt_data(args) -> tuple[list[str], list[str]]:
+    """Read every local file of ``--data.prompt_dataset`` as the run will use it: (problems, summaries).
+
+    Each row is checked (``openrlhf_pure.data.problems``): the ``--data.input_key`` string, the
+    ``--data.label_key`` field with the ``--pure.data.answer_key`` answer (vr, prm_vr) and, in
+    prm_vr without ``--pure.vr.visible_fraction``, the ``--pure.data.visible_key`` flag. Hub
+    names and dataset folders are not read (a summary line says so).
+    """
+    mode, pure = args.pure.reward_mode, args.pure
+    errors, summaries = [], []
+    if mode != "prm" and not args.data.label_key:
+        errors.append(
+            f"--pure.reward_mode {mode} needs the answers: give --data.label_key (the field holding "
+            f"{pure.data.answer_key!r}, or the answer itself)"
+        )
+        return errors, summaries
+    visible_key = pure.data.visible_key if mode == "prm_vr" and pure.vr.visible_fraction is None else None
+    fields = ProblemFields(args.data.input_key, pure.data.answer_key, args.data.label_key, visible_key,
+                           answer_required=mode != "prm")  # fmt: skip
+    for item in str(args.data.prompt_dataset or "").split(","):
+        item = item.strip()
+        if not item or source_problem("--data.prompt_dataset", item, "data"):
+            continue  # reported by check_paths
+        path = Path(item).expanduser()
+        if not (path.is_file() and path.suffix.lower() in LOCAL_DATA_SUFFIXES):
+            summaries.append(f"{item}: not read here (a hub data set or a folder: OpenRLHF reads it at start)")
+            continue
+        found = read_problem_file(path, fields)
+        flag = f"{args.data.label_key}.{visible_key}"
+        if visible_key is not None and flag in found.missing_everywhere:
+            found.errors = [e for e in found.errors if not e.endswith(f"no row has field {flag!r}")]
+            found.errors.append(
+                f"{path}: no row has the visibility field {flag!r}, so PURE-PRM+VR cannot tell which answers the "
+                "verifiable reward may use: name it with --pure.data.visible_key, or draw them with "
+                "--pure.vr.visible_fraction 0.1 (PURE's 10%; 1.0 uses every answer)"
+            )
+        errors += found.errors
+        visible = f", {found.visible} visible to the verifiable reward" if visible_key else ""
+        summaries.append(found.summary() + visible)
+    return errors, summaries
+
+
+def check_data(args) -> list[str]:
+    """The problems :func:`read_prompt_data` finds in the prompt data."""
+    return read_prompt_data(args)[0]
+
+
+POST_CHECKS: tuple[Callable, ...] = (check_paths, check_batches, check_engines, check_prm, check_algorithm, check_data)
+
+
+def post_checks(args, skip_failing: bool = False) -> list[str]:
+    """Every check of the normalised arguments (``skip_failing``: arguments OpenRLHF could not
+    normalise; a check that cannot run on them is skipped)."""
+    messages = []
+    for check in POST_CHECKS:
+        try:
+            messages += check(args)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            if not skip_failing:
+                raise
+    return messages
 
 
 def notes(args) -> list[str]:
@@ -209,6 +270,10 @@ def notes(args) -> list[str]:
         out.append("--algo.kl.use_loss: KL is a loss term in the actor, not PURE's reward penalty")
     if args.reward.remote_url:
         out.append("--reward.remote_url: its rewards serve evaluation only; PURE computes the training rewards")
+    vr_of_estimator = VR_ESTIMATOR_OF.get(args.algo.advantage.estimator)
+    if args.pure.preset is not None and vr_of_estimator not in (None, args.pure.vr.estimator):
+        out.append(f"--pure.preset {args.pure.preset} sets the VR baseline to {args.pure.vr.estimator}; --algo."
+                   f"advantage.estimator does not change it (give --pure.vr.estimator {vr_of_estimator})")  # fmt: skip
     if args.data.apply_chat_template:
         out.append("--data.apply_chat_template: PURE's recipes prompt without a chat template")
     if args.pure.prm.offload and not args.pure.prm.colocate:
