@@ -34,6 +34,13 @@ of more than ``max_request_tokens``; 503 (with ``Retry-After``) when ``max_queue
 requests are already waiting. Unknown paths get 404, a known path with the wrong method 405. A
 scorer ``ValueError`` (say, an input over the scorer's ``max_length``) is a 422.
 
+A refused request's body is not left unread: the server sends its answer, ends its side of the
+connection (``shutdown(SHUT_WR)``), then reads and discards what remains of the declared
+Content-Length, at most ``max_discard_bytes`` within ``discard_timeout_s``, before closing. Closing
+with unread bytes would make the kernel reset the connection, and a client still sending its body
+(most clients send it all before reading) would see the reset instead of the 413. A body of
+unknown length (no valid Content-Length) is not waited for.
+
 Concurrency: each connection is handled in its own thread (the listen backlog is
 ``listen_backlog``, so a burst of clients is queued by the kernel, not reset); the model is used
 by one thread only, the scoring queue's (:mod:`prm_score_queue`), which batches items across
@@ -51,6 +58,7 @@ import select
 import socket
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import PurePath
@@ -81,6 +89,9 @@ class ServerLimits:
         max_request_tokens: most PRM input tokens in one request, all items together.
         max_queued_requests: most ``/score`` requests waiting or being scored at once (503 past it).
         listen_backlog: connections the kernel queues before the server accepts them.
+        max_discard_bytes: most bytes of a refused request's unread body read and thrown away before
+            closing, so that a client still sending gets the answer rather than a reset.
+        discard_timeout_s: most seconds spent discarding one refused request's body.
     """
 
     max_body_bytes: int = 8 * 1024 * 1024
@@ -91,10 +102,12 @@ class ServerLimits:
     max_request_tokens: int = 262_144
     max_queued_requests: int = 512
     listen_backlog: int = 1024
+    max_discard_bytes: int = 64 * 1024 * 1024
+    discard_timeout_s: float = 10.0
 
     def __post_init__(self):
         for name, value in asdict(self).items():
-            if value < 1:
+            if value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
 
 
@@ -190,6 +203,15 @@ def check_tokens(tokens: list[int], limits: ServerLimits) -> None:
         raise RequestError(
             413, f"the request has {sum(tokens)} tokens, more than max_request_tokens={limits.max_request_tokens}"
         )
+
+
+def declared_length(headers) -> int | None:
+    """The body length a request's headers declare: one valid Content-Length and no Transfer-Encoding, else None."""
+    values = headers.get_all("Content-Length") or []
+    if "Transfer-Encoding" in headers or len(values) != 1:
+        return None
+    raw = values[0].strip()
+    return int(raw) if raw.isascii() and raw.isdigit() else None  # int() would take "+5", "1_0" or "٣"
 
 
 def public_model_name(name: str) -> str:
@@ -314,6 +336,7 @@ class PRMRequestHandler(BaseHTTPRequestHandler):
 
     def _route(self, method: str) -> None:
         path = urlsplit(self.path).path
+        self._unread = declared_length(self.headers) or 0  # body bytes not read yet
         try:
             if path not in ROUTES:
                 raise RequestError(404, f"unknown path {path!r}; known: {', '.join(ROUTES)}")
@@ -328,10 +351,31 @@ class PRMRequestHandler(BaseHTTPRequestHandler):
         except RequestError as err:
             self.close_connection = True  # an unread body must not be taken for the next request
             self._send_json(err.status, {"error": err.message}, err.headers)
+            self._discard_unread_body()
         except Exception as err:  # a bug or a model failure: answer, log, keep serving
             logger.exception("scoring failed")
             self.close_connection = True
             self._send_json(500, {"error": f"internal error: {type(err).__name__}: {err}"})
+            self._discard_unread_body()
+
+    def _discard_unread_body(self) -> None:
+        """After a refusal: end the answer, then read and drop the body's rest (bounded) so that closing
+        does not reset a connection whose client is still sending (see the module docstring)."""
+        limits = self.server.limits
+        left, self._unread = min(self._unread, limits.max_discard_bytes), 0
+        if left <= 0:
+            return
+        deadline, discarded = time.monotonic() + limits.discard_timeout_s, 0
+        with contextlib.suppress(OSError):  # a timeout or a client gone: stop discarding
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)  # the answer, then an end of file, go out now
+            while discarded < left and (remaining := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(remaining)
+                chunk = self.rfile.read1(min(left - discarded, 65536))
+                if not chunk:
+                    break
+                discarded += len(chunk)
+        logger.debug("discarded %d bytes of a refused request's body from %s:%s", discarded, *self.client_address[:2])
 
     def _score(self, prompts: list[str], steps: list[list[str]]) -> list[list[float]] | None:
         """Queue the items and wait for their scores; None when the client went away meanwhile."""
@@ -376,10 +420,9 @@ class PRMRequestHandler(BaseHTTPRequestHandler):
             raise RequestError(411, "a Content-Length header is required")
         if len(values) > 1:
             raise RequestError(400, f"more than one Content-Length header: {values}")
-        raw = values[0]
-        if not raw.strip().isascii() or not raw.strip().isdigit():  # int() would take "+5", "1_0" or "٣"
-            raise RequestError(400, f"invalid Content-Length {raw!r}")
-        length = int(raw.strip())
+        length = declared_length(self.headers)
+        if length is None:
+            raise RequestError(400, f"invalid Content-Length {values[0]!r}")
         limit = self.server.limits.max_body_bytes
         if length > limit:
             raise RequestError(413, f"body of {length} bytes is over the limit of {limit} bytes")
@@ -388,6 +431,7 @@ class PRMRequestHandler(BaseHTTPRequestHandler):
             shown = self.headers.get("Content-Type")
             raise RequestError(415, f"Content-Type must be application/json, got {shown!r}")
         body = self.rfile.read(length)
+        self._unread = 0  # all of it, or the client ended early: nothing more will come
         if len(body) < length:
             raise RequestError(400, f"body ended after {len(body)} of {length} declared bytes")
         try:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import logging
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -88,6 +92,37 @@ def test_body_over_the_limit_is_refused_unread(server):
         assert response.status == 413 and "limit" in json.loads(response.read())["error"]
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "status"),
+    [("/score", "application/json", 413), ("/score", "text/plain", 413), ("/nowhere", "text/plain", 404)],
+)
+def test_a_client_still_uploading_reads_the_refusal_not_a_reset(server, path, content_type, status):
+    # 8 MiB, more than the socket buffers hold: the client is still sending when the server answers. A server
+    # that closed with the body unread reset the connection, and the client's send failed before any answer.
+    size = 8 * 2**20
+    head = f"POST {path} HTTP/1.0\r\nContent-Type: {content_type}\r\nContent-Length: {size}\r\n\r\n"
+    got, headers, body = raw_request(server, head.encode() + b"x" * size)
+    assert got == status and headers["content-type"] == "application/json" and json.loads(body)["error"]
+
+
+def test_discarding_an_unread_body_stops_at_max_discard_bytes(scorer, caplog):
+    # the client declares 100,000 bytes and sends 2,000: the server discards 1,000 (its bound) and closes
+    limits = ServerLimits(max_body_bytes=10, max_discard_bytes=1000)
+    caplog.set_level(logging.DEBUG, logger="openrlhf_pure.engines.prm_server")
+    with serving(scorer, limits=limits) as srv:
+        with socket.create_connection(srv.server_address[:2], timeout=30) as sock:
+            client = "{}:{}".format(*sock.getsockname()[:2])
+            sock.sendall(b"POST /score HTTP/1.0\r\nContent-Length: 100000\r\n\r\n" + b"x" * 2000)
+            with contextlib.suppress(ConnectionResetError):  # the 1,000 bytes left unread may reset it
+                while sock.recv(65536):
+                    pass
+        discarded = []
+        while not discarded:  # the handler's thread logs once it has closed
+            discarded = [r.getMessage() for r in caplog.records if r.getMessage().endswith(f"body from {client}")]
+            time.sleep(0.01)
+    assert discarded == [f"discarded 1000 bytes of a refused request's body from {client}"]
 
 
 def test_missing_or_bad_content_length(server):
