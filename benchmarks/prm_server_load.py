@@ -55,7 +55,7 @@ def build_tiny_prm(folder: str) -> str:
     lm_dir, prm_dir = os.path.join(folder, "lm"), os.path.join(folder, "prm")
     tiny_causal_lm(len(tokenizer), seed=1).save_pretrained(lm_dir)
     tokenizer.save_pretrained(lm_dir)
-    prm = ProcessRewardModel.from_pretrained(lm_dir)
+    prm = ProcessRewardModel.from_pretrained(lm_dir, new_head=True)
     torch.manual_seed(2)
     torch.nn.init.normal_(prm.model.score.weight, std=0.5)
     prm.save_pretrained(prm_dir)

@@ -16,8 +16,12 @@ Four runs, each shared by the tests that read it (2 PPO steps unless said):
   DeepSpeed sleep modes, ZeRO-2, bf16, gradient checkpointing, PURE-PRM+VR, PRM colocated;
 - its resume with ``--ckpt.load_enable`` (one more episode: step 3 on);
 - DP=2: 2 actor and 2 reference ranks, 2 engines, 2 PRM replicas;
-- PURE-VR on ZeRO-3, on 4 problems of the shipped training set (the others use 4 arithmetic
-  problems, the task the tiny policy was warmed up on, so that its responses have steps).
+- PURE-VR on ZeRO-3, on the first 4 prompts of the shipped training set, 4 samples each (the others
+  use 4 arithmetic problems, the task the tiny policy was warmed up on, so that its responses have
+  steps). Its policy is another tiny one, built by :func:`coin_policy` to answer ``\\boxed{1}`` or
+  ``\\boxed{2}`` about half the time each, and the prompts' gold answers are "1" and "2": the grader
+  then marks some samples of a prompt right and others wrong, so RLOO's advantages are not 0 and
+  the policy trains (a policy that never answers right would leave every verifiable reward 0).
 
 ``--pure.dump_rollouts`` gives each step's batch (what the trainer computed its advantages
 from, and the advantages), which the tests recompute with the core.
@@ -38,7 +42,11 @@ pytestmark = pytest.mark.slow
 
 SHIPPED = Path(__file__).resolve().parents[2] / "data" / "train" / "math_level3to5_8523.jsonl"
 N = 2  # samples per prompt
+# samples per prompt of the PURE-VR run: with p(right) ~0.6, a step's 2 prompts both with 4 samples all right or
+# all wrong has a chance of ~2%; the engines seed their sampling, so a given run's outcome is fixed
+N_VR = 4
 MAX_NEW = 24
+COIN_ANSWERS = ("1", "2")
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +76,41 @@ def prompts(tmp_path_factory) -> str:
     return str(path)
 
 
-def recipe_argv(models: dict, data: str, out: Path, dp: int = 1, zero: int = 2, mode: str = "prm_vr") -> list[str]:
-    """The shipped recipe's flags at tiny scale, plus the CPU-only flags."""
+@pytest.fixture(scope="module")
+def shipped_prompts(tmp_path_factory) -> str:
+    """The first 4 rows of the shipped training set, their gold answers replaced by :data:`COIN_ANSWERS` in turn."""
+    rows = [json.loads(line) for line in SHIPPED.read_text().splitlines()[:4]]
+    for i, row in enumerate(rows):
+        row["label"]["gt_answer"] = COIN_ANSWERS[i % 2]
+    path = tmp_path_factory.mktemp("shipped") / "prompts.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+def coin_policy(tokenizer, prompts: list[str], folder: Path, steps: int = 60) -> str:
+    """A tiny Qwen2 policy (saved in ``folder``, with ``tokenizer``) that answers each of ``prompts`` with
+    ``\\boxed{1}`` or ``\\boxed{2}``, each about half the time: 60 supervised steps on both answers (~3 s)."""
+    from openrlhf_pure.engines.local.sft import supervised_finetune
+    from openrlhf_pure.models.tiny import tiny_causal_lm
+
+    torch.manual_seed(0)
+    policy = tiny_causal_lm(len(tokenizer), seed=0)
+    examples = [(p, f"\\boxed{{{a}}}") for p in prompts for a in COIN_ANSWERS for _ in range(4)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # ~10x faster than 2 threads on 2 busy cores
+    try:
+        supervised_finetune(policy, tokenizer, examples, steps=steps, batch_size=8, lr=1e-2)
+    finally:
+        torch.set_num_threads(threads)
+    policy.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def recipe_argv(models: dict, data: str, out: Path, dp: int = 1, zero: int = 2, mode: str = "prm_vr",
+                n_samples: int = N, micro_batch: int = 2) -> list[str]:  # fmt: skip
+    """The shipped recipe's flags at tiny scale, plus the CPU-only flags: 2 prompts of ``n_samples`` samples a
+    step, in micro-batches of ``micro_batch`` samples (split between the ``dp`` ranks when training)."""
     argv = [
         "--actor.model_name_or_path", models["policy"], "--actor.num_nodes", "1", "--actor.num_gpus_per_node", str(dp),
         "--ref.num_nodes", "1", "--ref.num_gpus_per_node", str(dp),
@@ -78,8 +119,9 @@ def recipe_argv(models: dict, data: str, out: Path, dp: int = 1, zero: int = 2, 
         "--ds.zero_stage", str(zero), "--ds.param_dtype", "bf16", "--actor.gradient_checkpointing_enable",
         "--data.prompt_dataset", data, "--data.max_samples", "4", "--data.input_key", "prompt",
         "--data.label_key", "label", "--data.max_len", "256", "--rollout.max_new_tokens", str(MAX_NEW),
-        "--rollout.batch_size", "2", "--rollout.n_samples_per_prompt", str(N), "--rollout.temperature", "1.0",
-        "--train.batch_size", "4", "--train.micro_batch_size", str(2 // dp), "--rollout.micro_batch_size", "2",
+        "--rollout.batch_size", "2", "--rollout.n_samples_per_prompt", str(n_samples), "--rollout.temperature", "1.0",
+        "--train.batch_size", str(2 * n_samples), "--train.micro_batch_size", str(micro_batch // dp),
+        "--rollout.micro_batch_size", str(micro_batch),
         "--train.max_epochs", "1", "--train.num_episodes", "1",
         "--actor.adam.lr", "1e-3", "--actor.lr_scheduler", "constant", "--actor.lr_warmup_ratio", "0",
         "--actor.eps_clip", "0.2", "--actor.loss_agg_mode", "token-mean", "--actor.max_norm", "1.0",
@@ -147,9 +189,12 @@ def data_parallel(cluster, tiny_models, prompts, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def vr_zero3(cluster, tiny_models, prompts, tmp_path_factory):
+def vr_zero3(cluster, shipped_prompts, tokenizer, tmp_path_factory):
     out = tmp_path_factory.mktemp("vr_zero3")
-    return {"out": out, **run(cluster, recipe_argv(tiny_models, str(SHIPPED), out, zero=3, mode="vr"))}
+    texts = [json.loads(line)["prompt"] for line in Path(shipped_prompts).read_text().splitlines()]
+    models = {"policy": coin_policy(tokenizer, texts, tmp_path_factory.mktemp("coin_policy"))}
+    return {"out": out, **run(cluster, recipe_argv(models, shipped_prompts, out, zero=3, mode="vr", n_samples=N_VR,
+                                                micro_batch=4))}  # fmt: skip
 
 
 # --- what a run left ---------------------------------------------------------------------------
@@ -253,7 +298,7 @@ def test_the_advantages_the_trainer_used_are_the_cores(recipe, tiny_models, toke
     assert any(b["step_scores"].shape[1] > 1 for b in batches)  # the tiny policy writes several steps
 
 
-def core_advantages(batch: dict, tokenizer, step_scores, mode: str):
+def core_advantages(batch: dict, tokenizer, step_scores, mode: str, n: int = N):
     """What the core computes for a dumped batch, from the run's flags and the test's own grading."""
     from openrlhf_pure.core.advantages import AdvantageConfig, compute_advantages
     from openrlhf_pure.core.credit import CreditConfig
@@ -262,8 +307,8 @@ def core_advantages(batch: dict, tokenizer, step_scores, mode: str):
 
     ids, mask = batch["response_ids"], batch["action_mask"]
     rows = len(ids)
-    assert torch.equal(batch["groups"], torch.arange(rows) // N)  # rollouts arrive prompt by prompt
-    assert all(batch["prompts"][i] == batch["prompts"][i - i % N] for i in range(rows))
+    assert torch.equal(batch["groups"], torch.arange(rows) // n)  # rollouts arrive prompt by prompt
+    assert all(batch["prompts"][i] == batch["prompts"][i - i % n] for i in range(rows))
     layout = split_steps(ids, mask, separator_token_ids(tokenizer, "\n\n"))
     rewards = None
     if step_scores is not None:
@@ -287,7 +332,7 @@ def core_advantages(batch: dict, tokenizer, step_scores, mode: str):
         whiten=True,
     )  # the run's flags and defaults, spelt out
     return compute_advantages(mask, config, layout=layout, step_rewards=rewards, verifiable_rewards=vr,
-                              groups=torch.arange(rows) // N, log_probs=batch["log_probs"],
+                              groups=torch.arange(rows) // n, log_probs=batch["log_probs"],
                               ref_log_probs=batch["ref_log_probs"])  # fmt: skip
 
 
@@ -309,14 +354,17 @@ def test_data_parallel_ranks_engines_and_prm_replicas(data_parallel):
 
 
 def test_pure_vr_on_zero3(vr_zero3, tokenizer):
-    """A tiny policy seldom answers right, so PURE-VR's advantages may all be 0 and the policy stay put;
-    the ZeRO-3 gather and broadcast are still checked tensor by tensor against the saved model."""
+    """PURE-VR trains on ZeRO-3: the coin policy's samples of a prompt are graded some right, some wrong,
+    so every step has a positive gradient norm; the ZeRO-3 gather and broadcast are checked tensor by
+    tensor against the saved model."""
     logged = check_completed(vr_zero3, [1, 2])
+    assert all(v > 0 for v in logged["train/actor_grad_norm"].values())
     assert "train/pure/reward/vr" in logged and "train/pure/reward/process" not in logged
     check_engines(vr_zero3, syncs=2)
-    for batch in dumps(vr_zero3["out"]):  # the shipped training set, through OpenRLHF's prompt loader
+    batches = dumps(vr_zero3["out"])
+    for batch in batches:  # the shipped training set, through OpenRLHF's prompt loader
         assert all(p.endswith("put your final answer within \\boxed{}.") for p in batch["prompts"])
         assert all(set(label) == {"gt_answer", "pure_vr_answer_visible"} for label in batch["labels"])
         assert batch["step_scores"] is None and batch["prm_status"] is None
-        expected = core_advantages(batch, tokenizer, None, "vr")
+        expected = core_advantages(batch, tokenizer, None, "vr", n=N_VR)
         torch.testing.assert_close(batch["advantages"], expected.advantages, atol=1e-5, rtol=1e-5)
