@@ -33,9 +33,10 @@ prm_vr, with and without ``--ds.enable_sleep``. With 4 samples a prompt and micr
 rank (``--rollout.micro_batch_size 4 --train.micro_batch_size 2``) its first step stops in the experience
 maker's :func:`require_finite`: "log_probs holds 156 NaN or infinite values": the policy's own
 log-probs, from OpenRLHF's actor forward under ZeRO-3, before any project computation (the
-reference's were not reached by the check, which reads them second). The same micro-batches on one
-rank (the PURE-VR ZeRO-3 run) and ZeRO-2 with DP=2 stay finite; where the NaN arises in the ZeRO-3
-forward (the partitioned parameters' gather over gloo, bf16, padding) is not yet narrowed down.
+reference's were not reached by the check, which reads them second). The same micro-batches stay
+finite on one rank (the PURE-VR ZeRO-3 run) and with ``--ds.zero_stage 2`` at DP=2 (vr mode);
+where the NaN arises in the ZeRO-3 forward (the partitioned parameters' gather over gloo, bf16,
+padding) is not yet narrowed down.
 """
 
 from __future__ import annotations
