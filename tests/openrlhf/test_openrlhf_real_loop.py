@@ -33,6 +33,18 @@ accelerator) was not traced. The guard is what protects a user meeting it on a c
 
 ``--pure.dump_rollouts`` gives each step's batch (what the trainer computed its advantages
 from, and the advantages), which the tests recompute with the core.
+
+Not a test here, found on CPU/gloo: ZeRO-3 with DP=2 (this module's DP=2 flags plus ``--ds.zero_stage 3``)
+runs 2 steps with finite policy and reference log-probs when each rank's micro-batch holds 1 sample
+(2 samples a prompt, ``--train.micro_batch_size 1 --rollout.micro_batch_size 2``), in modes vr and
+prm_vr, with and without ``--ds.enable_sleep``. With 4 samples a prompt and micro-batches of 2 samples a
+rank (``--rollout.micro_batch_size 4 --train.micro_batch_size 2``) its first step stops in the experience
+maker's :func:`require_finite`: "log_probs holds 156 NaN or infinite values": the policy's own
+log-probs, from OpenRLHF's actor forward under ZeRO-3, before any project computation (the
+reference's were not reached by the check, which reads them second). The same micro-batches stay
+finite on one rank (the PURE-VR ZeRO-3 run) and with ``--ds.zero_stage 2`` at DP=2 (vr mode);
+where the NaN arises in the ZeRO-3 forward (the partitioned parameters' gather over gloo, bf16,
+padding) is not yet narrowed down.
 """
 
 from __future__ import annotations
