@@ -23,28 +23,20 @@ Four runs, each shared by the tests that read it (2 PPO steps unless said):
   then marks some samples of a prompt right and others wrong, so RLOO's advantages are not 0 and
   the policy trains (a policy that never answers right would leave every verifiable reward 0).
 
-Not covered: ZeRO-3 with DP=2 and ``--ds.enable_sleep``. On CPU/gloo (torch 2.13, DeepSpeed 0.19.6) that
-run's first step stops with "log_probs holds 73 NaN or infinite values (rows [0, ...]): the step ..."
-(the experience maker's non-finite guard, before any update; the same flags without
-``--ds.enable_sleep`` complete 2 steps with finite actor and reference log-probs, ~125 s). So the
-NaNs come from DeepSpeed's ZeRO-3 state offload and reload (the sleep mode) across 2 ranks, not
-from the project's code; why exactly (which tensor the reload leaves unfilled on the CPU
-accelerator) was not traced. The guard is what protects a user meeting it on a cluster.
-
 ``--pure.dump_rollouts`` gives each step's batch (what the trainer computed its advantages
 from, and the advantages), which the tests recompute with the core.
 
-Not a test here, found on CPU/gloo: ZeRO-3 with DP=2 (this module's DP=2 flags plus ``--ds.zero_stage 3``)
-runs 2 steps with finite policy and reference log-probs when each rank's micro-batch holds 1 sample
-(2 samples a prompt, ``--train.micro_batch_size 1 --rollout.micro_batch_size 2``), in modes vr and
-prm_vr, with and without ``--ds.enable_sleep``. With 4 samples a prompt and micro-batches of 2 samples a
-rank (``--rollout.micro_batch_size 4 --train.micro_batch_size 2``) its first step stops in the experience
-maker's :func:`require_finite`: "log_probs holds 156 NaN or infinite values": the policy's own
-log-probs, from OpenRLHF's actor forward under ZeRO-3, before any project computation (the
-reference's were not reached by the check, which reads them second). The same micro-batches stay
-finite on one rank (the PURE-VR ZeRO-3 run) and with ``--ds.zero_stage 2`` at DP=2 (vr mode);
-where the NaN arises in the ZeRO-3 forward (the partitioned parameters' gather over gloo, bf16,
-padding) is not yet narrowed down.
+Not a test here, found on CPU/gloo (torch 2.13, DeepSpeed 0.19.6): ZeRO-3 with DP=2 (this module's
+DP=2 flags plus ``--ds.zero_stage 3``) can produce NaN log-probs in OpenRLHF's actor forward, before
+any project computation; the experience maker's :func:`require_finite` then stops the first step,
+before any update, with "log_probs holds N NaN or infinite values". Seen: with 4 samples a prompt and
+micro-batches of 2 samples a rank (``--rollout.micro_batch_size 4 --train.micro_batch_size 2``), and
+in a run with ``--ds.enable_sleep`` at the default micro-batches. Finite: 1 sample a rank per
+micro-batch (modes vr and prm_vr, with and without ``--ds.enable_sleep``), the same micro-batches on
+one rank (the PURE-VR ZeRO-3 run) or with ``--ds.zero_stage 2``, and one sleep-less run at the
+default micro-batches. Where it arises in the ZeRO-3 forward (the partitioned parameters' gather over
+gloo, bf16, padding across rows, the sleep mode's reload) is not narrowed down; whether the
+reference's log-probs are NaN too is unknown (the guard reads the policy's first).
 """
 
 from __future__ import annotations
