@@ -13,6 +13,12 @@ correct) and from solutions with a planted wrong step (a result off by 1 to 3), 
 incorrect there and cut after it. The filler step is labelled correct, as a real PRM would
 rate a sensible "let me check" step: that is the kind of step sum-form credit lets a policy
 farm for reward (PURE.md section 8, hack 1), which is what the hacking demo looks for.
+
+The demo's warm-up data (:func:`warmup_solution`) are mostly such correct solutions, with, as a
+pretrained model's habits, a few in each of the three shapes PURE.md section 8 reports hacked:
+"thinking, not solving" (several planning or filler steps, some never reaching an answer), one
+giant step (the whole solution without separators) and zero steps ("Thank you.", an empty
+response). The PRM never sees these shapes: its data are the honest rows of :func:`prm_rows`.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from dataclasses import dataclass
 from openrlhf_pure.data.prompts import pure_prompt
 
 FILLER = "Let me check."
+PLANNING = ("Let me think step by step.", "Let me check.", "We need to be careful here.", "Let me plan the steps.")
+TRIVIAL = ("Thank you.", "")
+HACK_STYLES = ("thinking", "giant_step", "zero_steps")
 
 
 @dataclass(frozen=True)
@@ -80,14 +89,19 @@ def arithmetic_solution(a: int, b: int, c: int, filler: bool = True) -> str:
     return "\n\n".join(solution_steps(ArithmeticProblem(a, b, c), filler=filler)[0])
 
 
-def all_problems() -> list[ArithmeticProblem]:
-    """Every problem with a, b in 1..9 and c in 2..5 (324 problems)."""
-    return [ArithmeticProblem(a, b, c) for a in range(1, 10) for b in range(1, 10) for c in range(2, 6)]
+def all_problems(max_term: int = 9, max_factor: int = 5) -> list[ArithmeticProblem]:
+    """Every problem with a, b in 1..max_term and c in 2..max_factor (324 problems by default)."""
+    terms, factors = range(1, max_term + 1), range(2, max_factor + 1)
+    return [ArithmeticProblem(a, b, c) for a in terms for b in terms for c in factors]
 
 
-def split_problems(seed: int, held_out: int = 64) -> tuple[list[ArithmeticProblem], list[ArithmeticProblem]]:
-    """(train, held-out) problems, a seeded split."""
-    problems = all_problems()
+def split_problems(
+    seed: int, held_out: int = 64, max_term: int = 9, max_factor: int = 5
+) -> tuple[list[ArithmeticProblem], list[ArithmeticProblem]]:
+    """(train, held-out) problems of :func:`all_problems`, a seeded split."""
+    problems = all_problems(max_term, max_factor)
+    if not 0 < held_out < len(problems):
+        raise ValueError(f"held_out must be in 1..{len(problems) - 1} for this task, got {held_out}")
     random.Random(seed).shuffle(problems)
     return problems[held_out:], problems[:held_out]
 
@@ -108,16 +122,42 @@ def prm_rows(problems: list[ArithmeticProblem], seed: int, per_problem: int = 4)
     return rows
 
 
-def arithmetic_corpus(seed: int = 0, problems: int = 200) -> list[str]:
+def warmup_solution(problem: ArithmeticProblem, rng: random.Random, hack_rate: float = 0.0) -> tuple[str, str]:
+    """One warm-up response for ``problem`` and its style.
+
+    Args:
+        problem: the problem.
+        rng: draws the style and its details.
+        hack_rate: the share of responses in each of :data:`HACK_STYLES` (so ``3 * hack_rate`` in all).
+    Returns:
+        (response, style): style "honest" (a correct solution, "Let me check." in half of them),
+        "thinking" (2 to 5 planning steps, then the solution in half of them, nothing more in the
+        rest), "giant_step" (the correct solution as one step) or "zero_steps" (:data:`TRIVIAL`).
+    """
+    if not 0.0 <= hack_rate <= 1 / len(HACK_STYLES):
+        raise ValueError(f"hack_rate must be in [0, {1 / len(HACK_STYLES):.3f}], got {hack_rate}")
+    draw = rng.random()
+    steps = solution_steps(problem, filler=rng.random() < 0.5)[0]
+    if draw < hack_rate:
+        planning = [rng.choice(PLANNING) for _ in range(rng.randint(2, 5))]
+        return "\n\n".join(planning + (steps if rng.random() < 0.5 else [])), "thinking"
+    if draw < 2 * hack_rate:
+        return " ".join(solution_steps(problem)[0]), "giant_step"
+    if draw < 3 * hack_rate:
+        return rng.choice(TRIVIAL), "zero_steps"
+    return "\n\n".join(steps), "honest"
+
+
+def arithmetic_corpus(seed: int = 0, problems: int = 200, max_term: int = 9, max_factor: int = 5) -> list[str]:
     """Prompts followed by correct solutions, as tokenizer training text.
 
     Some solutions open with "Solution:" and end with blank lines, so that the vocabulary has
     separator tokens of several shapes (":\n\n", ".\n\n", "\n\n", ".\n\n\n"), as real ones do.
     """
     rng = random.Random(seed)
-    texts = []
+    texts, pool = [], all_problems(max_term, max_factor)
     for k in range(problems):
-        problem = rng.choice(all_problems())
+        problem = rng.choice(pool)
         steps = solution_steps(problem, filler=rng.random() < 0.5)[0]
         head = "Solution:\n\n" if k % 3 == 0 else ""
         tail = "\n\n\n" if k % 2 else "\n\n\n\n"

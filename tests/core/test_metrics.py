@@ -8,7 +8,6 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openrlhf_pure.core.hacking import DetectorConfig, detect_hacking
 from openrlhf_pure.core.metrics import group_accuracy, reflection_hits, rollout_metrics
 from openrlhf_pure.core.repetition import longest_repeat, repetition_score
 
@@ -74,43 +73,3 @@ def test_rollout_metrics_on_a_small_batch():
 def test_metric_families_without_data_are_left_out():
     m = batch_metrics(correct=torch.full((4,), math.nan), process_reward=None)
     assert not any(k.startswith(("accuracy/", "reward/", "agreement/")) for k in m)
-
-
-def detect(metrics, history=(), **kw):
-    args = {
-        "responses": ["Thank you.", "", "a.\n\nb \\boxed{1}", "x \\boxed{2}"],
-        "num_steps": torch.tensor([1, 0, 2, 1]),
-        "has_answer": torch.tensor([False, False, True, True]),
-        "process_reward": torch.tensor([0.9, 0.8, 0.7, -0.5]),
-    }
-    args.update(kw)
-    return detect_hacking(metrics, list(history), config=DetectorConfig(), **args)
-
-
-def test_high_scoring_answerless_short_responses_warn_zero_steps_with_examples():
-    warnings = detect({})
-    assert [w.kind for w in warnings] == ["zero_steps"]
-    assert warnings[0].examples == ["Thank you.", ""] and "50%" in warnings[0].message
-
-
-def test_many_steps_without_an_answer_and_high_reward_warn_only_thinking():
-    warnings = detect(
-        {},
-        responses=["Plan.\n\nPlan.\n\nPlan.\n\nPlan."] * 2,
-        num_steps=torch.tensor([4, 4]),
-        has_answer=torch.tensor([False, False]),
-        process_reward=torch.tensor([0.9, 0.9]),
-    )
-    assert [w.kind for w in warnings] == ["only_thinking"]
-
-
-def test_a_clip_ratio_far_above_its_recent_mean_warns_collapse():
-    history = [{"length/clip_ratio": 0.05}] * 5
-    warnings = detect({"length/clip_ratio": 0.12}, history, process_reward=None)
-    assert [w.kind for w in warnings] == ["collapse"] and "recent mean 0.05" in warnings[0].message
-    assert detect({"length/clip_ratio": 0.06}, history, process_reward=None) == []
-
-
-def test_mostly_single_step_responses_and_low_agreement_warn():
-    kinds = [w.kind for w in detect({"steps/one_ratio": 0.75, "agreement/prm_vr": 0.3}, process_reward=None)]
-    assert kinds == ["one_step", "agreement"]

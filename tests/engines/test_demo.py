@@ -1,4 +1,4 @@
-"""A shortened run of the built-in demo: the whole pipeline, its report and its JSON line."""
+"""A shortened demo: the whole pipeline, three runs in worker processes, its report and its JSON line."""
 
 from __future__ import annotations
 
@@ -7,39 +7,73 @@ import json
 from openrlhf_pure.cli import train_local
 from openrlhf_pure.cli.demo import main
 
+TINY = ["--warmup_steps", "20", "--prm_backbone_steps", "5", "--prm_steps", "4", "--rl_steps", "3",
+        "--prompts_per_step", "2", "--samples_per_prompt", "2", "--max_new_tokens", "16", "--held_out", "8",
+        "--max_term", "5", "--max_factor", "3"]  # fmt: skip
 
-def test_a_short_demo_writes_its_report_and_ends_with_the_json_line(tmp_path, capsys):
+
+def test_a_short_demo_compares_three_runs_and_ends_with_the_json_line(tmp_path, capsys):
     out = tmp_path / "demo"
-    args = ["--output", str(out), "--warmup_steps", "20", "--prm_backbone_steps", "5", "--prm_steps", "4",
-            "--rl_steps", "3", "--prompts_per_step", "2", "--samples_per_prompt", "2", "--max_new_tokens", "16",
-            "--held_out", "8"]  # fmt: skip
-    assert main(args) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(result) == {"accuracy_before", "accuracy_after", "seconds", "report"}
-    assert 0.0 <= result["accuracy_before"] <= 1.0 and 0.0 <= result["accuracy_after"] <= 1.0
-    for name in ("summary.md", "samples.md", "result.json", "rl/metrics.jsonl", "prm/metrics.jsonl",
-                 "plots/training_dynamics.png", "prm/final/config.json"):  # fmt: skip
+    assert main(["--output", str(out), "--workers", "2", *TINY]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(printed[-1])
+    assert set(result) == {"accuracy_before", "accuracy_after", "seconds", "report", "runs"}
+    assert list(result["runs"]) == ["softmin", "sum", "vr"]
+    assert result["accuracy_after"] == result["runs"]["softmin"]["accuracy_after"]  # the default run
+    for name, run in result["runs"].items():
+        assert 0.0 <= run["accuracy_after"] <= 1.0 and len(run["steps_per_response"]) == 2, name
+        assert isinstance(run["alarms"], int) and run["rl_steps"] == 3, name
+        assert json.loads((out / "runs" / name / "rl" / "config.json").read_text())["mode"] == run["mode"]
+    assert [result["runs"][n]["mode"] for n in ("softmin", "sum", "vr")] == ["prm_vr", "prm_vr", "vr"]
+    assert result["runs"]["vr"]["process_reward"] == [None, None]  # PURE-VR has no PRM
+    assert any(line.startswith("held-out acc after (+- SE)") for line in printed)  # the side-by-side table
+    for name in ("summary.md", "result.json", "prm/metrics.jsonl", "plots/training_dynamics.png",
+                 "prm/final/config.json", "runs/softmin/samples.md", "runs/sum/rl/metrics.jsonl"):  # fmt: skip
         assert (out / name).is_file(), name
-    assert len((out / "rl" / "metrics.jsonl").read_text().splitlines()) == 3
+    assert len((out / "runs" / "softmin" / "rl" / "metrics.jsonl").read_text().splitlines()) == 3
     summary = (out / "summary.md").read_text()
-    assert "before RL" in summary and '"whitening": "masked"' in summary  # the resolved advantage configuration
-    assert json.loads((out / "rl" / "config.json").read_text())["advantage"]["credit"]["mode"] == "softmin"
+    assert "held-out acc before" in summary and '"whitening": "masked"' in summary  # resolved advantages
+    config = json.loads((out / "runs" / "sum" / "rl" / "config.json").read_text())
+    assert config["advantage"]["credit"]["mode"] == "sum"
     check_every_folder_loads_alone_and_says_how_it_is_prompted(out)
 
 
-def test_the_demo_takes_a_preset_and_its_credit_flags_override_it_only_when_given(monkeypatch):
+def test_the_same_seed_gives_the_same_runs_in_one_process(tmp_path, capsys):
+    args = [*TINY, "--workers", "1", "--runs", "sum/prm,vr"]
+    for name in ("a", "b"):
+        assert main(["--output", str(tmp_path / name), *args]) == 0
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{"))
+    assert first["runs"]["sum/prm"]["accuracy_after"] == second["runs"]["sum/prm"]["accuracy_after"]
+    for name in ("runs/sum_prm/rl/metrics.jsonl", "runs/vr/rl/metrics.jsonl"):
+        rows = [[json.loads(line) for line in (tmp_path / run / name).read_text().splitlines()] for run in "ab"]
+        keep = [{k: v for k, v in row.items() if not k.startswith("time/")} for row in rows[0]]
+        assert keep == [{k: v for k, v in row.items() if not k.startswith("time/")} for row in rows[1]], name
+        assert "hacking/filler_steps" in rows[0][0]
+
+
+def test_the_demo_takes_a_preset_and_its_flags_override_it_only_when_given(monkeypatch):
     from openrlhf_pure.cli import demo as demo_cli
     from openrlhf_pure.core.advantages import AdvantageConfig
-    from openrlhf_pure.engines.local.demo import demo_advantage
+    from openrlhf_pure.engines.local.demo import demo_advantage, parse_run, parse_runs
 
     seen = []
     monkeypatch.setattr(demo_cli, "run_demo", lambda config: seen.append(config) or {})
     demo_cli.main(["--pure.preset", "authors_verl", "--temperature", "0.5"])
     demo_cli.main(["--pure.preset", "authors_openrlhf"])
     verl, openrlhf = seen
-    assert (verl.preset, verl.credit, verl.temperature) == ("authors_verl", "softmin", 0.5)
+    assert (verl.preset, verl.temperature) == ("authors_verl", 0.5)
     assert demo_advantage(verl) == AdvantageConfig.preset("authors_verl").with_overrides({"credit.temperature": 0.5})
     assert demo_advantage(openrlhf) == AdvantageConfig.preset("authors_openrlhf")
+    runs = parse_runs(openrlhf)
+    assert [(r.name, r.mode, r.credit) for r in runs] == [("softmin", "prm_vr", "softmin"), ("sum", "prm_vr", "sum"),
+                                                          ("vr", "vr", "softmin")]  # fmt: skip
+    assert parse_run("sum/prm@authors_verl", "prm_vr", None).preset == "authors_verl"
+
+
+def test_bad_demo_flags_are_one_line_errors_before_any_work(capsys):
+    assert main(["--runs", "softmin,mean", "--held_out", "0", "--hack_rate", "0.5"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and "unknown credit mode 'mean'" in errors[2] and "--held_out" in errors[0]
 
 
 def check_every_folder_loads_alone_and_says_how_it_is_prompted(out):
@@ -51,10 +85,11 @@ def check_every_folder_loads_alone_and_says_how_it_is_prompted(out):
     from openrlhf_pure.models.prm import ProcessRewardModel
 
     demo_template = PURE_TEMPLATE + "\n\n"
-    for name in ("policy_warmup", "prm_backbone", "rl/checkpoints/step_000003/policy"):
+    for name in ("policy_warmup", "prm_backbone", "runs/softmin/rl/checkpoints/step_000003/policy"):
         assert AutoTokenizer.from_pretrained(out / name)("1 + 1")["input_ids"], name
         assert saved_prompt_format(out / name).template == demo_template, name
-    assert template_for_model("auto", str(out / "rl/checkpoints/step_000003/policy")) == demo_template  # pure-eval
+    policy = str(out / "runs/softmin/rl/checkpoints/step_000003/policy")
+    assert template_for_model("auto", policy) == demo_template  # pure-eval
     prm = ProcessRewardModel.from_pretrained(str(out / "prm" / "final"))
     assert prm.render_prompt("Compute (1 + 2) * 3.").startswith("Compute (1 + 2) * 3.\n\nPlease reason")
     data = out / "problems.jsonl"

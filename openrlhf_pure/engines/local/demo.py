@@ -1,42 +1,63 @@
-"""The built-in CPU demo: the whole PURE pipeline on a generated arithmetic task, in minutes.
+"""The built-in CPU demo: PURE's comparison on a generated arithmetic task, in minutes.
 
 1. a tokenizer trained on the fly, a tiny Qwen2-shaped policy (random weights);
-2. warm-up: brief supervised fine-tuning on correct solutions (the "base model");
-3. the PRM: the warmed-up model fine-tuned further (a stronger "math model", as PURE's PRM is
-   built on Qwen2.5-Math-7B), then trained with the project's PRM trainer on step labels from
-   correct solutions and solutions with a planted wrong step;
-4. PURE RL (default PURE-PRM+VR, softmin credit, answers visible on a share of problems) with
-   the single-process trainer, the PRM scorer and the project's grader;
-5. greedy accuracy on held-out problems before and after RL, a report folder (metrics JSONL,
-   plots, samples, summary.md) and one JSON line.
-Everything is seeded: the same seed gives the same run on CPU. Every model folder it writes
-(``policy_warmup``, ``prm_backbone``, ``prm/final``, ``rl/checkpoints/step_*/policy``) holds its
-tokenizer and its prompt template, so ``pure-eval``, ``pure-train`` and ``pure-eval-prm`` prompt
-them as the demo did without being told.
+2. warm-up: brief supervised fine-tuning (the "base model") on correct solutions with, at a small
+   rate, the three shapes PURE.md section 8 reports hacked (``data.arithmetic.warmup_solution``),
+   so that the warm-up policy produces each of them now and then, as a pretrained model does;
+3. the PRM, trained once: the warmed-up model fine-tuned further on correct solutions (a
+   stronger "math model", as PURE's PRM is built on Qwen2.5-Math-7B), then trained with the
+   project's PRM trainer on step labels from correct solutions and solutions with a planted
+   wrong step, and never shown the hack shapes;
+4. the runs (:func:`parse_run`), by default PURE-PRM+VR with min-form (softmin) credit, the same
+   with sum-form credit, and PURE-VR, all from the same warm-up policy and PRM, each in its own
+   worker process with one torch thread (``workers`` at a time);
+5. greedy accuracy on held-out problems before and after RL, one side-by-side table
+   (``engines.local.comparison``), one plot with every run, a report folder and one JSON line.
+Everything is seeded: the same seed gives the same runs on CPU (``threads`` torch threads for
+the warm-up, one for the PRM and for each run). PURE-VR runs start as soon as the warm-up
+policy exists, next to the PRM's training; the PRM runs start when the PRM is ready.
+Every model folder it writes (``policy_warmup``, ``prm_backbone``, ``prm/final``,
+``<run>/rl/checkpoints/step_*/policy``) holds its tokenizer and its prompt template, so
+``pure-eval``, ``pure-train`` and ``pure-eval-prm`` prompt them as the demo did without being told.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import multiprocessing
+import os
 import random
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from openrlhf_pure.core.advantages import AdvantageConfig
+from openrlhf_pure.core.credit import CREDIT_MODES
 from openrlhf_pure.core.grading.extract import extract_answer
 from openrlhf_pure.core.grading.reward import verifiable_rewards
-from openrlhf_pure.data.arithmetic import ArithmeticProblem, arithmetic_corpus, prm_rows, solution_steps, split_problems
+from openrlhf_pure.core.presets import PRESETS
+from openrlhf_pure.data.arithmetic import (
+    ArithmeticProblem,
+    arithmetic_corpus,
+    prm_rows,
+    solution_steps,
+    split_problems,
+    warmup_solution,
+)
 from openrlhf_pure.data.problems import Problem, choose_visible
 from openrlhf_pure.data.prompts import PURE_TEMPLATE, PromptFormat, record_prompt_format
 from openrlhf_pure.data.stepwise import parse_trl
+from openrlhf_pure.engines.local.comparison import HACK_PANELS, comparison_table, summarize_runs
 from openrlhf_pure.engines.local.rollout import generate_rollouts
 from openrlhf_pure.engines.local.sft import supervised_finetune
-from openrlhf_pure.engines.local.trainer import LocalTrainConfig, LocalTrainer
-from openrlhf_pure.engines.plots import plot_runs
+from openrlhf_pure.engines.local.trainer import MODES, LocalTrainConfig, LocalTrainer
+from openrlhf_pure.engines.plots import DEFAULT_PANELS, plot_runs
 from openrlhf_pure.engines.prm_scorer import PRMScorer
 from openrlhf_pure.engines.prm_trainer import PRMTrainConfig, PRMTrainer
 from openrlhf_pure.models.prm import ProcessRewardModel
@@ -48,44 +69,109 @@ DEMO_PROMPT = PromptFormat(PURE_TEMPLATE + "\n\n", "\n\n")
 
 @dataclass
 class DemoConfig:
-    """The demo's settings; the defaults run in a few minutes on 2 CPU cores.
+    """The demo's settings; the defaults run in under 5 minutes on 2 CPU cores.
 
     Args:
         output_dir: the report folder.
         seed: seeds everything.
-        mode: "prm", "vr" or "prm_vr".
-        preset: the rewards-to-advantages preset ("default", "authors_openrlhf", "authors_verl");
-            None for the project's default.
-        credit: "softmin", "min", "sum" or "future_min" (overrides the preset's).
-        temperature: softmin T (overrides the preset's).
-        visible_fraction: share of training problems whose answer the verifier may use (prm_vr);
-            0.5 here because the task has only 260 training problems (the paper: 10% of 8,523).
-        rl_steps, prompts_per_step, samples_per_prompt, rl_lr: the RL run.
+        runs: comma-separated runs (:func:`parse_run`); the first is the "default run" whose
+            accuracy the JSON line's ``accuracy_after`` reports.
+        mode: "prm" or "prm_vr", for runs that do not name theirs.
+        preset: the rewards-to-advantages preset ("default", "authors_openrlhf", "authors_verl")
+            for runs that do not name theirs; None for the project's default.
+        temperature: softmin T (overrides the presets').
+        visible_fraction: share of training problems whose answer the verifier may use in
+            PURE-PRM+VR (the paper: 10%); PURE-VR sees every answer.
+        rl_steps, prompts_per_step, samples_per_prompt, rl_lr: each RL run.
         warmup_steps: supervised steps of the policy warm-up.
+        hack_rate: share of warm-up responses in each hack shape (thinking, giant step, zero steps).
         prm_backbone_steps, prm_steps: extra supervised steps of the PRM's backbone, PRM training steps.
-        max_new_tokens: response length limit.
+        max_new_tokens: response length limit (the honest solution takes about 45 tokens).
         hidden, layers: the tiny models' size.
-        held_out: held-out problems for accuracy.
+        held_out: held-out problems for accuracy (400: one standard error is about 2.5 points).
+        max_term, max_factor: the task, (a + b) * c with a, b <= max_term and 2 <= c <= max_factor.
+        workers: runs trained at the same time, one process and one torch thread each.
+        threads: torch threads of the warm-up (fixed, for determinism; the PRM trains with one).
     """
 
     output_dir: str = "runs/demo"
     seed: int = 0
+    runs: str = "softmin,sum,vr"
     mode: str = "prm_vr"
     preset: str | None = None
-    credit: str = "softmin"
     temperature: float = 0.1
-    visible_fraction: float = 0.5
-    rl_steps: int = 60
+    visible_fraction: float = 0.1
+    rl_steps: int = 80
     prompts_per_step: int = 16
     samples_per_prompt: int = 4
     rl_lr: float = 5e-5
-    warmup_steps: int = 300
-    prm_backbone_steps: int = 300
-    prm_steps: int = 1500
-    max_new_tokens: int = 48
+    warmup_steps: int = 600
+    hack_rate: float = 0.03
+    prm_backbone_steps: int = 200
+    prm_steps: int = 800
+    max_new_tokens: int = 96
     hidden: int = 64
     layers: int = 2
-    held_out: int = 64
+    held_out: int = 400
+    max_term: int = 19
+    max_factor: int = 9
+    workers: int = 3
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One RL run of the demo: its name (the JSON key), mode, credit mode and preset."""
+
+    name: str
+    mode: str
+    credit: str
+    preset: str | None
+
+
+def parse_run(spec: str, mode: str, preset: str | None) -> RunSpec:
+    """``credit[/mode][@preset]`` or ``vr[@preset]`` -> a :class:`RunSpec` (``mode``/``preset``: defaults).
+
+    Examples: "softmin" (PURE-PRM+VR by default), "sum/prm", "sum/prm_vr@authors_verl", "vr" (PURE-VR).
+    Raises ValueError naming the bad part.
+    """
+    head, _, run_preset = spec.strip().partition("@")
+    credit, _, run_mode = head.partition("/")
+    if credit == "vr":
+        credit, run_mode = "softmin", run_mode or "vr"
+    run_mode, run_preset = run_mode or mode, run_preset or preset
+    if credit not in CREDIT_MODES.names():
+        raise ValueError(f"run {spec!r}: unknown credit mode {credit!r}; known: vr, {', '.join(CREDIT_MODES.names())}")
+    if run_mode not in MODES:
+        raise ValueError(f"run {spec!r}: unknown mode {run_mode!r}; known: {', '.join(MODES)}")
+    if run_preset is not None and run_preset not in PRESETS.names():
+        raise ValueError(f"run {spec!r}: unknown preset {run_preset!r}; known: {', '.join(PRESETS.names())}")
+    return RunSpec(spec.strip(), run_mode, credit, run_preset)
+
+
+def parse_runs(config: DemoConfig) -> list[RunSpec]:
+    """The config's runs, in order; ValueError on a bad or repeated one."""
+    specs = [parse_run(s, config.mode, config.preset) for s in config.runs.split(",") if s.strip()]
+    names = [s.name for s in specs]
+    if not specs or len(set(names)) != len(names):
+        raise ValueError(f"--runs must name at least one run, each once; got {config.runs!r}")
+    return specs
+
+
+def run_advantage(run: RunSpec, temperature: float) -> AdvantageConfig:
+    """The run's preset (or the default) with its credit mode and the demo's softmin temperature."""
+    overrides = {"credit.mode": run.credit, "credit.temperature": temperature}
+    return AdvantageConfig.preset(run.preset or "default").with_overrides(overrides)
+
+
+def demo_advantage(config: DemoConfig) -> AdvantageConfig:
+    """The advantage configuration of the config's first (default) run."""
+    return run_advantage(parse_runs(config)[0], config.temperature)
+
+
+def demo_task(config: DemoConfig) -> tuple[list[ArithmeticProblem], list[ArithmeticProblem]]:
+    """(train, held-out) problems of the demo's task for its seed."""
+    return split_problems(config.seed, config.held_out, config.max_term, config.max_factor)
 
 
 def greedy_accuracy(
@@ -99,118 +185,230 @@ def greedy_accuracy(
     return sum(r or 0.0 for r in rewards) / len(problems), rollout.responses
 
 
-def run_demo(config: DemoConfig, progress=print) -> dict:
-    """Run the demo end to end; returns the summary (also written to ``output_dir/result.json``)."""
-    start = time.perf_counter()
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def warm_up(config: DemoConfig, out: Path, progress=print) -> dict:
+    """Steps 1-2: the tokenizer and the warm-up policy, saved under ``out/policy_warmup``.
+
+    Returns:
+        {"warmup_styles": responses per style, "accuracy_before": held-out greedy accuracy}.
+    """
     random.seed(config.seed)
     torch.manual_seed(config.seed)
-    train, held_out = split_problems(config.seed, config.held_out)
-    tokenizer = train_tiny_tokenizer(arithmetic_corpus(config.seed), vocab_size=400)
+    train, held_out = demo_task(config)
     rng = random.Random(config.seed)
-    examples = [
-        (DEMO_PROMPT.render(p.question), "\n\n".join(solution_steps(p, filler=rng.random() < 0.5)[0])) for p in train
-    ]
+    examples, styles = [], {}
+    for p in train:
+        response, style = warmup_solution(p, rng, config.hack_rate)
+        examples.append((DEMO_PROMPT.render(p.question), response))
+        styles[style] = styles.get(style, 0) + 1
+    corpus = arithmetic_corpus(config.seed, 600, config.max_term, config.max_factor)
+    tokenizer = train_tiny_tokenizer(corpus + [q + r for q, r in examples[:400]], vocab_size=400)
 
-    progress(f"[1/4] warm-up: {config.warmup_steps} supervised steps on {len(examples)} solutions")
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(styles.items()))
+    progress(f"[1/4] warm-up: {config.warmup_steps} supervised steps on {len(examples)} solutions ({shown})")
     policy = tiny_causal_lm(len(tokenizer), hidden=config.hidden, layers=config.layers, seed=config.seed)
     record_prompt_format(policy, DEMO_PROMPT)  # every folder written from it says how it is prompted
     tick = time.perf_counter()
     supervised_finetune(policy, tokenizer, examples, config.warmup_steps, seed=config.seed)
     progress(f"      {time.perf_counter() - tick:.0f} s")
-    policy_dir = out / "policy_warmup"
-    policy.save_pretrained(policy_dir)
-    tokenizer.save_pretrained(policy_dir)
+    policy.save_pretrained(out / "policy_warmup")
+    tokenizer.save_pretrained(out / "policy_warmup")
+    accuracy_before, _ = greedy_accuracy(policy, tokenizer, held_out, config.max_new_tokens)
+    return {"warmup_styles": styles, "accuracy_before": accuracy_before}
 
+
+def train_prm(config: DemoConfig, out: Path, progress=print) -> dict:
+    """Step 3: the PRM from the warm-up policy in ``out/policy_warmup``, saved under ``out/prm/final``.
+
+    Returns:
+        the PRM's held-out step metrics ({"eval/step_accuracy", ...}).
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    train, held_out = demo_task(config)
+    rng = random.Random(config.seed + 3)
+    tokenizer = AutoTokenizer.from_pretrained(out / "policy_warmup")
+    policy = AutoModelForCausalLM.from_pretrained(out / "policy_warmup")
     progress(f"[2/4] PRM: backbone +{config.prm_backbone_steps} supervised steps, then {config.prm_steps} PRM steps")
-    backbone = copy.deepcopy(policy)
-    supervised_finetune(backbone, tokenizer, examples, config.prm_backbone_steps, seed=config.seed + 1)
-    backbone_dir = out / "prm_backbone"
-    backbone.save_pretrained(backbone_dir)
-    tokenizer.save_pretrained(backbone_dir)
+    honest = [(DEMO_PROMPT.render(p.question), "\n\n".join(solution_steps(p, filler=rng.random() < 0.5)[0]))
+              for p in train]  # fmt: skip
+    backbone = policy
+    tick = time.perf_counter()
+    supervised_finetune(backbone, tokenizer, honest, config.prm_backbone_steps, seed=config.seed + 1)
+    backbone.save_pretrained(out / "prm_backbone")
+    tokenizer.save_pretrained(out / "prm_backbone")
     torch.manual_seed(config.seed + 2)  # the new head's initialisation depends on the seed alone
-    prm = ProcessRewardModel.from_pretrained(str(backbone_dir), new_head=True)
+    prm = ProcessRewardModel.from_pretrained(str(out / "prm_backbone"), new_head=True)
     prm.prompt_template = PURE_TEMPLATE  # its rows' prompts: PURE's prompt of each question (data.arithmetic)
-    prm_train = [parse_trl(r) for r in prm_rows(train, seed=config.seed, per_problem=8)]
-    prm_eval = [parse_trl(r) for r in prm_rows(held_out, seed=config.seed + 1, per_problem=2)]
+    prm_train = [parse_trl(r) for r in prm_rows(train, seed=config.seed, per_problem=2)]
+    prm_eval = [parse_trl(r) for r in prm_rows(held_out[:200], seed=config.seed + 1, per_problem=2)]
     prm_config = PRMTrainConfig(output_dir=str(out / "prm"), max_steps=config.prm_steps, rows_per_step=32, lr=1e-3,
                                 weight_decay=0.0, seed=config.seed, progress=False)  # fmt: skip
-    tick = time.perf_counter()
     prm_history = PRMTrainer(prm, prm_train, prm_eval, prm_config).train()
     prm_metrics = {k: v for k, v in prm_history[-1].items() if k.startswith("eval/")}
     progress(
         f"      {time.perf_counter() - tick:.0f} s; held-out "
         + ", ".join(f"{k[5:]} {v:.3f}" for k, v in prm_metrics.items())
     )
+    return prm_metrics
 
-    accuracy_before, _ = greedy_accuracy(policy, tokenizer, held_out, config.max_new_tokens)
-    preset = f", preset {config.preset}" if config.preset else ""
-    progress(f"[3/4] PURE RL ({config.mode}, {config.credit}{preset}): held-out accuracy before RL "
-             f"{accuracy_before:.3f}")  # fmt: skip
-    problems = [Problem(DEMO_PROMPT.render(p.question), str(p.answer)) for p in train]
-    problems = choose_visible(problems, config.visible_fraction, config.seed)
-    scorer = PRMScorer(prm, policy_tokenizer=tokenizer)
-    rl_config = LocalTrainConfig(
-        mode=config.mode, steps=config.rl_steps, prompts_per_step=config.prompts_per_step,
-        samples_per_prompt=config.samples_per_prompt, max_new_tokens=config.max_new_tokens, lr=config.rl_lr,
-        advantage=demo_advantage(config),
-        seed=config.seed, output_dir=str(out / "rl"),
-    )  # fmt: skip
-    trainer = LocalTrainer(policy, copy.deepcopy(policy), tokenizer, problems, rl_config,
-                           step_scorer=lambda prompts, rollout, layout: scorer.score_policy_tokens(
-                               prompts, rollout.response_ids, layout),
-                           verifier=verifiable_rewards, extract_answer=extract_answer)  # fmt: skip
-    samples: list[str] = []
 
-    def keep_samples(step: int, metrics: dict) -> None:
-        if step == 1 or step % 10 == 0 or step == config.rl_steps:
-            samples.append(f"## step {step}\n\n" + "\n\n---\n\n".join(trainer.last_responses[:2]) + "\n")
+def train_run(config: DemoConfig, run: RunSpec, out: Path) -> dict:
+    """Step 4 for one run, in the calling process with one torch thread; its log goes to ``<run>/train.log``.
 
-    history = trainer.train(on_step=keep_samples)
+    Returns:
+        {"name", "history" (the RL metrics per step), "accuracy_after", "alarms" ([step, kind,
+        message] per warning), "seconds"}.
+    """
+    start = time.perf_counter()
+    folder = out / "runs" / run.name.replace("/", "_").replace("@", "_")
+    folder.mkdir(parents=True, exist_ok=True)
+    with output_to(folder / "train.log"):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
-    accuracy_after, responses = greedy_accuracy(policy, tokenizer, held_out, config.max_new_tokens)
-    progress(f"[4/4] held-out accuracy after RL {accuracy_after:.3f}; report in {out}")
-    plot_runs({f"{config.mode} {config.credit}": history}, out / "plots" / "training_dynamics.png",
-              title=f"PURE demo ({config.mode}, {config.credit}, seed {config.seed})")  # fmt: skip
-    (out / "samples.md").write_text("# Sample responses during RL\n\n" + "\n".join(samples)
-                                    + "\n# Held-out responses after RL (greedy)\n\n"
-                                    + "\n\n---\n\n".join(responses[:8]) + "\n")  # fmt: skip
+        hf_logging.set_verbosity_error()  # the tiny models' load reports and bars are noise here
+        hf_logging.disable_progress_bar()
+        torch.set_num_threads(1)
+        random.seed(config.seed)
+        torch.manual_seed(config.seed)
+        tokenizer = AutoTokenizer.from_pretrained(out / "policy_warmup")
+        policy = AutoModelForCausalLM.from_pretrained(out / "policy_warmup")
+        train, held_out = demo_task(config)
+        problems = [Problem(DEMO_PROMPT.render(p.question), str(p.answer)) for p in train]
+        problems = choose_visible(problems, config.visible_fraction, config.seed)
+        scorer = None
+        if run.mode != "vr":
+            prm = ProcessRewardModel.from_pretrained(str(out / "prm" / "final"))
+            prm_scorer = PRMScorer(prm, policy_tokenizer=tokenizer)
+
+            def scorer(prompts, rollout, layout):
+                return prm_scorer.score_policy_tokens(prompts, rollout.response_ids, layout)
+
+        rl_config = LocalTrainConfig(
+            mode=run.mode, steps=config.rl_steps, prompts_per_step=config.prompts_per_step,
+            samples_per_prompt=config.samples_per_prompt, max_new_tokens=config.max_new_tokens, lr=config.rl_lr,
+            advantage=run_advantage(run, config.temperature), seed=config.seed, output_dir=str(folder / "rl"),
+        )  # fmt: skip
+        trainer = LocalTrainer(policy, copy.deepcopy(policy), tokenizer, problems, rl_config, step_scorer=scorer,
+                               verifier=verifiable_rewards, extract_answer=extract_answer)  # fmt: skip
+        samples, alarms = [], []
+
+        def on_step(step: int, metrics: dict) -> None:
+            alarms.extend([step, w.kind, w.message] for w in trainer.warnings)
+            if step == 1 or step % 20 == 0 or step == config.rl_steps:
+                samples.append(f"## step {step}\n\n" + "\n\n---\n\n".join(trainer.last_responses[:3]) + "\n")
+
+        history = trainer.train(on_step=on_step)
+        accuracy_after, responses = greedy_accuracy(policy, tokenizer, held_out, config.max_new_tokens)
+    (folder / "samples.md").write_text(f"# {run.name}: sample responses during RL\n\n" + "\n".join(samples)
+                                       + "\n# Held-out responses after RL (greedy)\n\n"
+                                       + "\n\n---\n\n".join(responses[:8]) + "\n")  # fmt: skip
+    return {"name": run.name, "history": history, "accuracy_after": accuracy_after, "alarms": alarms,
+            "seconds": time.perf_counter() - start, "folder": str(folder)}  # fmt: skip
+
+
+@contextlib.contextmanager
+def output_to(path: Path):
+    """Send this process's output (Python's streams and file descriptors 1 and 2) to ``path``, then restore it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                yield
+        finally:
+            log.flush()
+            for fd, copy_ in zip((1, 2), saved):
+                os.dup2(copy_, fd)
+                os.close(copy_)
+
+
+def _train_run_job(args: tuple) -> dict:
+    """A worker process's entry point: :func:`train_run` on pickled arguments."""
+    config, run, out = args
+    return train_run(config, run, Path(out))
+
+
+def run_demo(config: DemoConfig, progress=print) -> dict:
+    """Run the demo end to end; returns the summary (also written to ``output_dir/result.json``)."""
+    start = time.perf_counter()
+    runs = parse_runs(config)
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config.threads)
+    prepared = warm_up(config, out, progress)
+    names = ", ".join(r.name for r in runs)
+    jobs = {run.name: (config, run, str(out)) for run in runs}
+    verifier_only = [r.name for r in runs if r.mode == "vr"]  # they need no PRM: they start at once
+    torch.set_num_threads(1)  # the PRM trains next to the PURE-VR runs (one thread, whatever the workers)
+    with contextlib.ExitStack() as stack:
+        pool, pending = None, {}
+        if config.workers > 1:
+            context = multiprocessing.get_context("spawn")  # fresh interpreters: no torch state shared
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=config.workers, mp_context=context))
+            pending = {name: pool.submit(_train_run_job, jobs[name]) for name in verifier_only}
+        prepared["prm"] = train_prm(config, out, progress) if len(verifier_only) < len(runs) else {}
+        progress(f"[3/4] RL: {len(runs)} runs ({names}), {config.rl_steps} steps each, {config.workers} at a time; "
+                 f"held-out accuracy before RL {prepared['accuracy_before']:.3f}")  # fmt: skip
+        finished = {}
+        for run in runs:
+            if pool is not None and run.name not in pending:
+                pending[run.name] = pool.submit(_train_run_job, jobs[run.name])
+        for run in runs:
+            finished[run.name] = pending[run.name].result() if pool is not None else _train_run_job(jobs[run.name])
+            progress(f"      {run.name}: {finished[run.name]['seconds']:.0f} s, "
+                     f"held-out accuracy {finished[run.name]['accuracy_after']:.3f}")  # fmt: skip
+    torch.set_num_threads(config.threads)
+    ordered = [finished[r.name] for r in runs]
+    summary = summarize_runs(runs, ordered, prepared["accuracy_before"], config.held_out)
+    progress(f"[4/4] report in {out}")
+    panels = DEFAULT_PANELS + HACK_PANELS
+    plot_runs({r["name"]: r["history"] for r in ordered}, out / "plots" / "training_dynamics.png", panels=panels,
+              title=f"PURE demo: {names} (seed {config.seed})")  # fmt: skip
+    table = comparison_table(summary, config.held_out)
     seconds = time.perf_counter() - start
-    result = {"accuracy_before": round(accuracy_before, 4), "accuracy_after": round(accuracy_after, 4),
-              "seconds": round(seconds, 1), "report": str(out)}  # fmt: skip
-    write_summary(out, config, result, prm_metrics, history)
-    (out / "result.json").write_text(json.dumps(result) + "\n")
+    result = {"accuracy_before": round(prepared["accuracy_before"], 4),
+              "accuracy_after": summary[runs[0].name]["accuracy_after"], "seconds": round(seconds, 1),
+              "report": str(out), "runs": summary}  # fmt: skip
+    write_summary(out, config, result, prepared, table)
+    write_atomic(out / "result.json", json.dumps(result) + "\n")
+    progress(table)
     return result
 
 
-def demo_advantage(config: DemoConfig) -> AdvantageConfig:
-    """The preset (or the default) with the demo's credit mode and temperature."""
-    overrides = {"credit.mode": config.credit, "credit.temperature": config.temperature}
-    return AdvantageConfig.preset(config.preset or "default").with_overrides(overrides)
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
-def write_summary(out: Path, config: DemoConfig, result: dict, prm_metrics: dict, history: list[dict]) -> None:
-    """summary.md: settings, accuracy before and after RL, the PRM's held-out metrics, last RL metrics."""
-    last = history[-1] if history else {}
-    keys = ("accuracy/avg@n", "reward/process", "steps/mean", "length/mean", "length/clip_ratio", "policy/kl")
+def write_summary(out: Path, config: DemoConfig, result: dict, prepared: dict, table: str) -> None:
+    """summary.md: settings, the comparison table, the PRM's held-out metrics, each run's configuration."""
     lines = [
         "# PURE CPU demo",
         "",
-        f"Held-out greedy accuracy: **{result['accuracy_before']:.3f} before RL, "
-        f"{result['accuracy_after']:.3f} after** ({config.held_out} problems, seed {config.seed}, "
-        f"{result['seconds']:.0f} s).",
+        f"Seed {config.seed}, {result['seconds']:.0f} s. Held-out greedy accuracy before RL "
+        f"{result['accuracy_before']:.3f} ({config.held_out} problems).",
+        "",
+        "```",
+        table,
+        "```",
         "",
         "| setting | value |",
         "|---|---|",
         *(f"| {k} | {v} |" for k, v in asdict(config).items()),
         "",
-        f"Advantage configuration (resolved): `{json.dumps(demo_advantage(config).to_dict())}`",
+        "Warm-up responses by style: " + ", ".join(f"{k} {v}" for k, v in sorted(prepared["warmup_styles"].items())),
         "",
-        "PRM held-out step metrics: " + ", ".join(f"{k[5:]} {v:.3f}" for k, v in prm_metrics.items()),
+        "PRM held-out step metrics: " + (", ".join(f"{k[5:]} {v:.3f}" for k, v in prepared["prm"].items()) or "-"),
         "",
-        "Last RL step: " + ", ".join(f"{k} {last[k]:.3f}" for k in keys if k in last),
-        "",
-        "Files: `rl/metrics.jsonl` (every RL step), `prm/metrics.jsonl`, `plots/training_dynamics.png`, `samples.md`.",
-    ]
+        *(f"Advantage configuration of {run.name} (resolved): "
+          f"`{json.dumps(run_advantage(run, config.temperature).to_dict())}`\n" for run in parse_runs(config)),
+        "Files: `runs/<run>/rl/metrics.jsonl` (every RL step), `runs/<run>/samples.md`, `runs/<run>/train.log`, "
+        "`prm/metrics.jsonl`, `plots/training_dynamics.png`.",
+    ]  # fmt: skip
     (out / "summary.md").write_text("\n".join(lines) + "\n")

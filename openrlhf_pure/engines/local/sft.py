@@ -32,7 +32,10 @@ def encode_examples(tokenizer, examples: list[tuple[str, str]]) -> tuple[torch.T
 def supervised_finetune(
     model, tokenizer, examples: list[tuple[str, str]], steps: int, batch_size: int = 32, lr: float = 3e-3, seed: int = 0
 ) -> list[float]:
-    """Train ``model`` on (prompt, response) pairs with AdamW; returns the loss of each step."""
+    """Train ``model`` on (prompt, response) pairs with AdamW; returns the loss of each step.
+
+    Each step draws ``batch_size`` pairs (seeded) and runs them padded to the longest of them.
+    """
     ids, attention, loss_mask = encode_examples(tokenizer, examples)
     device = next(model.parameters()).device
     ids, attention, loss_mask = ids.to(device), attention.to(device), loss_mask.to(device)
@@ -42,8 +45,10 @@ def supervised_finetune(
     model.train()
     for _ in range(steps):
         rows = torch.tensor(rng.sample(range(ids.shape[0]), min(batch_size, ids.shape[0])), device=device)
-        logits = model(input_ids=ids[rows], attention_mask=attention[rows].long()).logits[:, :-1].float()
-        targets, mask = ids[rows][:, 1:], loss_mask[rows][:, 1:]
+        width = int(attention[rows].sum(1).max())  # right-padded: the batch's own width is enough
+        batch_ids, batch_attention = ids[rows, :width], attention[rows, :width]
+        logits = model(input_ids=batch_ids, attention_mask=batch_attention.long()).logits[:, :-1].float()
+        targets, mask = batch_ids[:, 1:], loss_mask[rows, 1:width]
         loss = torch.nn.functional.cross_entropy(logits[mask], targets[mask])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from openrlhf_pure.core.advantages import AdvantageConfig, compute_advantages
-from openrlhf_pure.core.hacking import DetectorConfig, HackingWarning, detect_hacking
+from openrlhf_pure.core.hacking import DetectorConfig, HackingWarning, detect_hacking, hack_shares
 from openrlhf_pure.core.metrics import rollout_metrics
 from openrlhf_pure.core.policy_loss import ppo_policy_loss
 from openrlhf_pure.core.steps import StepLayout, separator_token_ids, split_steps
@@ -266,6 +266,7 @@ class LocalTrainer:
         if vr is not None and bool((~torch.isnan(vr)).any()):
             metrics["reward/vr_visible"] = float(vr[~torch.isnan(vr)].mean())
         has_answer = torch.tensor([self.extract_answer(r) is not None for r in rollout.responses])
+        metrics.update(hack_shares(rollout.responses, layout.num_steps, has_answer, cfg.separator))
         warnings = detect_hacking(
             metrics, self.history, rollout.responses, layout.num_steps, has_answer, result.process_reward, cfg.detector
         )

@@ -47,7 +47,7 @@ from openrlhf.trainer.ppo_utils.experience_maker import RemoteExperienceMaker
 
 from openrlhf_pure.core.advantages import compute_advantages
 from openrlhf_pure.core.grading.pool import default_grader
-from openrlhf_pure.core.hacking import detect_hacking
+from openrlhf_pure.core.hacking import detect_hacking, hack_shares
 from openrlhf_pure.core.metrics import rollout_metrics
 from openrlhf_pure.core.steps import separator_token_ids, split_steps
 from openrlhf_pure.engines.openrlhf.settings import PureSettings
@@ -281,6 +281,7 @@ class PureExperienceMaker(RemoteExperienceMaker):
             metrics["prm/truncated_ratio"] = pending.prm_truncated / len(index)
         if self.prm_group is not None and hasattr(self.prm_group, "run_metrics"):  # the PRM's score transform
             metrics.update(self.prm_group.run_metrics())
+        metrics.update(hack_shares(pending.responses, layout.num_steps, pending.has_answer))
         warnings = detect_hacking(metrics, self.history, pending.responses, layout.num_steps, pending.has_answer,
                                   result.process_reward)  # fmt: skip
         self.history = (self.history + [metrics])[-HISTORY:]
