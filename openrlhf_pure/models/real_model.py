@@ -83,7 +83,9 @@ def verify_manifest(folder: Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         files = manifest["files"]
     except (ValueError, KeyError, TypeError) as err:
-        raise ManifestMismatch(f"{path}: unreadable manifest ({err}); delete {folder} and run `make real-model`")
+        raise ManifestMismatch(
+            f"{path}: unreadable manifest ({err}); delete {folder} and run `make real-model`"
+        ) from None
     for name, entry in files.items():
         target = folder / name
         if not target.is_file():
