@@ -14,7 +14,7 @@ import torch
 
 from openrlhf_pure.core.steps import separator_token_ids, split_steps, step_separator
 from openrlhf_pure.models.packaged_assets import AssetMissing
-from openrlhf_pure.models.real_model import ManifestMismatch, smollm2_dir, verify_manifest, write_manifest
+from openrlhf_pure.models.real_model import ManifestMismatch, verify_manifest, write_manifest
 
 MATH500 = Path(__file__).resolve().parents[2] / "eval" / "data" / "math500" / "test.jsonl"
 
@@ -73,22 +73,8 @@ def test_a_changed_or_missing_file_fails_the_manifest(tmp_path):
         verify_manifest(tmp_path / "nothing")
 
 
-@pytest.fixture(scope="session")
-def smollm2():
-    """(model, tokenizer) of the converted SmolLM2 folder, fp32, loaded once per session."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        folder = smollm2_dir()
-    except AssetMissing as err:
-        pytest.skip(f"real model not converted: {err}")
-    return AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval(), AutoTokenizer.from_pretrained(
-        str(folder)
-    )
-
-
 def test_the_converted_model_answers_and_ends_its_turn(smollm2):
-    model, tok = smollm2
+    _, model, tok = smollm2
     assert tok.eos_token == "<|im_end|>" and tok.eos_token_id == model.config.eos_token_id
     prompt = tok.apply_chat_template([{"role": "user", "content": "What is 2+3?"}], add_generation_prompt=True,
                                      return_tensors="pt", return_dict=True)  # fmt: skip
