@@ -55,7 +55,7 @@ serve() {
   "$BIN/pure-serve-prm" --model "$OUT/prm/final" --port 8799 > "$OUT/serve.out" 2>&1 &
   local pid=$!
   for _ in $(seq 1 180); do curl -sf localhost:8799/health > /dev/null && break; sleep 1; done
-  curl -sf localhost:8799/score -d '{"items": [{"prompt": "What is 2 + 3?", "response": "2 + 3 = 5.\n\nSo \\boxed{5}."}]}'
+  curl -sf localhost:8799/score -H 'Content-Type: application/json' -d '{"items": [{"prompt": "What is 2 + 3?", "response": "2 + 3 = 5.\n\nSo \\boxed{5}."}]}'
   local rc=$?
   kill "$pid"; wait "$pid" 2> /dev/null || true
   return $rc
