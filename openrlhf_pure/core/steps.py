@@ -7,6 +7,15 @@ response (its EOS, or the last token of a truncated response). So a response wit
 separator tokens has k + 1 steps, except when its last valid token is itself a separator
 (a response truncated right after a step), which then closes the last step: k steps.
 
+Real vocabularies often spell the separator over several tokens: SmolLM2's BPE has a "\\n\\n"
+token, yet ".\\n\\nSo" is "." "\\n" "\\n" "So". :func:`step_separator` also records the tokens that
+are pieces of the separator, and :func:`split_steps` then closes a step at the token where the
+separator's text is completed across tokens, once per run: after "\\n" "\\n" a third "\\n" (or
+"\\n\\n" then "\\n") closes nothing more, as the single token "\\n\\n\\n" closes one step. Tokens
+whose own text ends with the separator close a step as before, so the layout of a vocabulary
+without split separators is unchanged. A separator completed inside a token that goes on
+with other text ("\\n" then "\\n   ") is not a boundary.
+
 Everything here is vectorised over (B, T) with an action mask, so left and right padding
 (or any contiguous or non-contiguous mask) give the same steps.
 """
@@ -14,7 +23,7 @@ Everything here is vectorised over (B, T) with an action mask, so left and right
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -45,20 +54,120 @@ def separator_token_ids(tokenizer, separator: str = DEFAULT_SEPARATOR) -> torch.
         per_tokenizer = {}
     if separator in per_tokenizer:
         return per_tokenizer[separator]
-    vocab_size = len(tokenizer)
-    texts = tokenizer.batch_decode(
-        [[i] for i in range(vocab_size)], skip_special_tokens=False, clean_up_tokenization_spaces=False
-    )
-    ids = [i for i, text in enumerate(texts) if text.endswith(separator)]
+    ids = [i for i, text in enumerate(_vocabulary_texts(tokenizer)) if text.endswith(separator)]
     if not ids:
-        name = getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
         raise ValueError(
-            f"tokenizer {name!r} has no vocabulary token whose text ends with the step separator "
+            f"tokenizer {_name(tokenizer)!r} has no vocabulary token whose text ends with the step separator "
             f"{separator!r}, so steps cannot be found in token space; choose another separator"
         )
     result = torch.tensor(ids, dtype=torch.long)
     per_tokenizer[separator] = result
     return result
+
+
+@dataclass(frozen=True)
+class StepSeparator:
+    """The step separator in a vocabulary's token space.
+
+    Attributes (L = len(text)):
+        text: the separator string.
+        ids: (V_sep,) long, tokens whose text ends with ``text`` (each closes a step).
+        ends_with: L tensors; ``ends_with[j - 1]`` holds the tokens whose text is at least j
+            characters and ends with ``text[:j]``.
+        pieces: for j = 2..L, ``pieces[j - 2]`` maps a length l < j to the tokens whose whole
+            text is ``text[j - l:j]`` (they extend a partial separator across tokens).
+    """
+
+    text: str
+    ids: torch.Tensor
+    ends_with: tuple = field(default=())
+    pieces: tuple = field(default=())
+
+    @property
+    def spans_tokens(self) -> bool:
+        """Whether some separator piece is a token, so the separator can be spelt over tokens."""
+        return any(ids.numel() for by_length in self.pieces for ids in by_length.values())
+
+
+def step_separator(tokenizer, separator: str = DEFAULT_SEPARATOR) -> StepSeparator:
+    """The separator's whole tokens and pieces in ``tokenizer``'s vocabulary (cached per tokenizer).
+
+    Raises:
+        ValueError naming the tokenizer when the separator can be neither one token's ending nor
+        completed by tokens that are pieces of it.
+    """
+    if not separator:
+        raise ValueError("the step separator must be a non-empty string")
+    try:
+        per_tokenizer = _separator_cache.setdefault(tokenizer, {})
+    except TypeError:
+        per_tokenizer = {}
+    key = ("pieces", separator)
+    if key in per_tokenizer:
+        return per_tokenizer[key]
+    texts = _vocabulary_texts(tokenizer)
+    length = len(separator)
+    ends_with = tuple(
+        torch.tensor([i for i, t in enumerate(texts) if len(t) >= j and t.endswith(separator[:j])], dtype=torch.long)
+        for j in range(1, length + 1)
+    )
+    pieces = []
+    for j in range(2, length + 1):
+        wanted = {separator[j - piece : j]: piece for piece in range(1, j)}
+        by_length: dict[int, list[int]] = {}
+        for i, t in enumerate(texts):
+            if t in wanted:
+                by_length.setdefault(wanted[t], []).append(i)
+        pieces.append({piece: torch.tensor(ids, dtype=torch.long) for piece, ids in by_length.items()})
+    result = StepSeparator(separator, ends_with[-1], ends_with, tuple(pieces))
+    if result.ids.numel() == 0 and not result.spans_tokens:
+        raise ValueError(
+            f"tokenizer {_name(tokenizer)!r} has no vocabulary token that ends with the step separator "
+            f"{separator!r} or is a piece of it, so steps cannot be found in token space; choose another separator"
+        )
+    per_tokenizer[key] = result
+    return result
+
+
+def _vocabulary_texts(tokenizer) -> list[str]:
+    """Each vocabulary token's decoded text, by id."""
+    return tokenizer.batch_decode(
+        [[i] for i in range(len(tokenizer))], skip_special_tokens=False, clean_up_tokenization_spaces=False
+    )
+
+
+def _name(tokenizer) -> str:
+    return getattr(tokenizer, "name_or_path", "") or type(tokenizer).__name__
+
+
+def _shift_right(mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) bool -> (B, T) bool, each position holding its left neighbour's value (false at 0)."""
+    out = torch.zeros_like(mask)
+    out[:, 1:] = mask[:, :-1]
+    return out
+
+
+def closing_separators(response_ids: torch.Tensor, valid: torch.Tensor, separator) -> torch.Tensor:
+    """(B, T) ids and bool mask -> (B, T) bool, true on the tokens that close a step at a separator.
+
+    ``separator``: a :class:`StepSeparator`, or a (V_sep,) tensor of whole separator tokens only.
+    With pieces, ``ends[j]`` (the valid text up to each token ends with ``text[:j]``) is built
+    for j = 1..L, each from the shorter ones one token back; a step closes where ``ends[L]``
+    holds, at every whole separator token and at the first token of a run completed across tokens.
+    """
+    if not isinstance(separator, StepSeparator):
+        return is_separator(response_ids, separator) & valid
+    whole = is_separator(response_ids, separator.ids) & valid
+    if not separator.spans_tokens:
+        return whole
+    ends = [is_separator(response_ids, separator.ends_with[0]) & valid]
+    for j in range(2, len(separator.text) + 1):
+        here = is_separator(response_ids, separator.ends_with[j - 1])
+        for piece, ids in separator.pieces[j - 2].items():
+            here = here | (is_separator(response_ids, ids) & _shift_right(ends[j - piece - 1]))
+        ends.append(here & valid)
+    completed = ends[-1]
+    return whole | (completed & ~_shift_right(completed))
 
 
 @dataclass
@@ -144,13 +253,14 @@ def _valid_tokens_up_to(valid: torch.Tensor, last_token: torch.Tensor, rows: tor
     return torch.cumsum(valid, dim=1, dtype=torch.int32)[rows, cols].long()
 
 
-def split_steps(response_ids: torch.Tensor, action_mask: torch.Tensor, separator_ids: torch.Tensor) -> StepLayout:
+def split_steps(response_ids: torch.Tensor, action_mask: torch.Tensor, separator_ids) -> StepLayout:
     """Find the steps of a batch of responses.
 
     Args:
         response_ids: (B, T) long, response token ids (padding anywhere the mask is false).
         action_mask:  (B, T) bool or 0/1, true on the response's valid tokens.
-        separator_ids: (V_sep,) long, from :func:`separator_token_ids`.
+        separator_ids: a :class:`StepSeparator` (:func:`step_separator`: separators spelt over
+            tokens are found too), or (V_sep,) long whole separator tokens (:func:`separator_token_ids`).
     Returns:
         a :class:`StepLayout`.
     """
@@ -161,7 +271,7 @@ def split_steps(response_ids: torch.Tensor, action_mask: torch.Tensor, separator
     device = response_ids.device
 
     last_token = last_valid_position(valid)  # (B,)
-    closing_mask = is_separator(response_ids, separator_ids) & valid  # (B, T)
+    closing_mask = closing_separators(response_ids, valid, separator_ids)  # (B, T)
     nonempty = torch.nonzero(last_token >= 0).squeeze(1)
     closing_mask[nonempty, last_token[nonempty]] = True  # the last step closes at the last valid token
 

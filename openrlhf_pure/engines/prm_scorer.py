@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from openrlhf_pure.core.steps import StepLayout, separator_token_ids, split_steps
+from openrlhf_pure.core.steps import StepLayout, split_steps, step_separator
 from openrlhf_pure.models.prm import ProcessRewardModel
 from openrlhf_pure.models.step_alignment import StepAligner, scatter_step_scores
 from openrlhf_pure.models.step_formats import PRMInput, encode_steps
@@ -294,7 +294,7 @@ class PRMScorer:
         for b, e in enumerate(encoded):
             ids[b, : len(e)] = torch.tensor(e, dtype=torch.long)
             mask[b, : len(e)] = True
-        layout = split_steps(ids, mask, separator_token_ids(tok, separator))
+        layout = split_steps(ids, mask, step_separator(tok, separator))
         return self.score_policy_tokens(prompts, ids, layout), layout
 
 

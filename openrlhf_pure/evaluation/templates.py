@@ -7,7 +7,10 @@ model, see :mod:`openrlhf_pure.data.prompts`, and ``pure`` when it has none):
   no chat template, as PURE evaluates (PURE.md section 7);
 - ``qwen25-math-cot``: Qwen2.5-Math's chain-of-thought chat prompt, a system message "Please
   reason step by step, and put your final answer within \\boxed{}." and the problem as the user
-  message, rendered by the tokenizer's own chat template with the generation prompt added.
+  message, rendered by the tokenizer's own chat template with the generation prompt added;
+- ``chat``: PURE's prompt as the only user message, rendered by the tokenizer's own chat
+  template with the generation prompt added (an instruction-tuned model's own conversation
+  format, e.g. SmolLM2-Instruct's, asking for "\\n\\n"-separated steps and a boxed answer).
 
 Any other template argument that contains ``{question}`` is a Python format string (write
 literal braces as ``{{`` and ``}}``). Token ids: a plain-text prompt is tokenised with the
@@ -76,6 +79,14 @@ def _qwen_math_cot(question: str, tokenizer) -> str:
     if tokenizer is None or not getattr(tokenizer, "chat_template", None):
         raise TemplateError("template 'qwen25-math-cot' needs a tokenizer with a chat template")
     messages = [{"role": "system", "content": QWEN_COT_SYSTEM}, {"role": "user", "content": question}]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+@register_template("chat", chat=True)
+def _chat(question: str, tokenizer) -> str:
+    if tokenizer is None or not getattr(tokenizer, "chat_template", None):
+        raise TemplateError("template 'chat' needs a tokenizer with a chat template")
+    messages = [{"role": "user", "content": pure_prompt(question)}]
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 

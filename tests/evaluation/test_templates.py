@@ -41,10 +41,22 @@ def test_format_string_template():
 
 
 def test_unknown_template_lists_the_known_ones():
-    with pytest.raises(TemplateError, match="known: pure, qwen25-math-cot, or a format string"):
+    with pytest.raises(TemplateError, match="known: pure, qwen25-math-cot, chat, or a format string"):
         resolve_template("chatml")
 
 
 def test_format_string_with_other_fields_is_rejected():
     with pytest.raises(TemplateError, match="bad format string"):
         resolve_template("{question} in \\boxed{}")
+
+
+def test_chat_template_puts_pures_prompt_in_the_only_user_message(tokenizer):
+    text = resolve_template("chat").render("What is 2+3?", tokenizer)
+    expected = tokenizer.apply_chat_template(
+        [{"role": "user", "content": pure_prompt("What is 2+3?")}], tokenize=False, add_generation_prompt=True
+    )
+    assert text == expected and QWEN_COT_SYSTEM not in text
+    plain = tokenizer.__class__(tokenizer_object=tokenizer.backend_tokenizer)
+    plain.chat_template = None
+    with pytest.raises(TemplateError, match="'chat' needs a tokenizer with a chat template"):
+        resolve_template("chat").render("q", plain)

@@ -33,7 +33,7 @@ from openrlhf_pure.core.advantages import AdvantageConfig, compute_advantages
 from openrlhf_pure.core.hacking import DetectorConfig, HackingWarning, detect_hacking, hack_shares
 from openrlhf_pure.core.metrics import rollout_metrics
 from openrlhf_pure.core.policy_loss import ppo_policy_loss
-from openrlhf_pure.core.steps import StepLayout, separator_token_ids, split_steps
+from openrlhf_pure.core.steps import StepLayout, split_steps, step_separator
 from openrlhf_pure.data.problems import Problem
 from openrlhf_pure.engines.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from openrlhf_pure.engines.local.log_probs import response_log_probs
@@ -128,7 +128,7 @@ class LocalTrainer:
         self.problems, self.config = problems, config
         self.step_scorer, self.verifier = step_scorer, verifier
         self.extract_answer = extract_answer or (lambda text: "boxed" if "\\boxed" in text else None)
-        self.separator_ids = separator_token_ids(tokenizer, config.separator)
+        self.separator_ids = step_separator(tokenizer, config.separator)
         self.output_dir = Path(config.output_dir)
         self.optimizer = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         warmup = max(config.warmup_steps, 0)

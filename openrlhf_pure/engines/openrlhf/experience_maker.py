@@ -49,7 +49,7 @@ from openrlhf_pure.core.advantages import compute_advantages
 from openrlhf_pure.core.grading.pool import default_grader
 from openrlhf_pure.core.hacking import detect_hacking, hack_shares
 from openrlhf_pure.core.metrics import rollout_metrics
-from openrlhf_pure.core.steps import separator_token_ids, split_steps
+from openrlhf_pure.core.steps import split_steps, step_separator
 from openrlhf_pure.engines.openrlhf.settings import PureSettings
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class PureExperienceMaker(RemoteExperienceMaker):
             raise ValueError(f"reward mode {self.settings.reward_mode!r} needs a PRM group")
         self.prm_group = prm_group if self.settings.uses_prm else None
         self.grader = grader or default_grader()
-        self.separator_ids = separator_token_ids(tokenizer, self.settings.separator)
+        self.separator_ids = step_separator(tokenizer, self.settings.separator)
         self.history: list[dict] = []
         self._pending: PendingRewards | None = None
         self._reference_refs = None

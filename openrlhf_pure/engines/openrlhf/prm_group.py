@@ -115,7 +115,7 @@ class PolicyStepScorer:
     def __init__(self, spec: PRMSpec, device: str = "cpu"):
         from transformers import AutoTokenizer
 
-        from openrlhf_pure.core.steps import separator_token_ids
+        from openrlhf_pure.core.steps import step_separator
         from openrlhf_pure.engines.prm_scorer import PRMScorer, ScorerConfig
         from openrlhf_pure.models.prm import ProcessRewardModel
 
@@ -139,7 +139,7 @@ class PolicyStepScorer:
         config = ScorerConfig(max_tokens_per_batch=spec.max_tokens_per_batch, max_length=max_length,
                               overflow=spec.overflow)  # fmt: skip
         self.scorer = PRMScorer(prm, policy_tokenizer, config)
-        self.separator_ids = separator_token_ids(policy_tokenizer, spec.separator)
+        self.separator_ids = step_separator(policy_tokenizer, spec.separator)
 
     def __call__(self, prompts: list[str], response_ids: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
         """(B,) prompts, (B, T) ids, (B, T) mask -> (B, S) step scores."""
