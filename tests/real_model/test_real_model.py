@@ -9,12 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import torch
 
 from openrlhf_pure.core.steps import separator_token_ids, split_steps, step_separator
-from openrlhf_pure.models.packaged_assets import AssetMissing
-from openrlhf_pure.models.real_model import ManifestMismatch, verify_manifest, write_manifest
 
 MATH500 = Path(__file__).resolve().parents[2] / "eval" / "data" / "math500" / "test.jsonl"
 
@@ -50,27 +47,6 @@ def test_math500_reference_solutions_keep_their_step_counts(smollm2_vocab):
     # the text's step count: separator runs ("\n\n\n" is one), after stripping trailing newlines
     expected = [len([p for p in s.rstrip("\n").split("\n\n") if p.strip("\n")]) for s in solutions]
     assert len(rows) == 500 and layout.num_steps.tolist() == expected
-
-
-def test_a_changed_or_missing_file_fails_the_manifest(tmp_path):
-    (tmp_path / "config.json").write_text("{}")
-    (tmp_path / "model.bin").write_bytes(b"weights")
-    source = tmp_path / "source.gguf"
-    source.write_bytes(b"gguf")
-    folder = tmp_path / "model"
-    folder.mkdir()
-    for name in ("config.json", "model.bin"):
-        (folder / name).write_bytes((tmp_path / name).read_bytes())
-    write_manifest(folder, source)
-    assert set(verify_manifest(folder)["files"]) == {"config.json", "model.bin"}
-    (folder / "model.bin").write_bytes(b"weightz")
-    with pytest.raises(ManifestMismatch, match="model.bin: differs"):
-        verify_manifest(folder)
-    (folder / "model.bin").unlink()
-    with pytest.raises(ManifestMismatch, match="model.bin: listed"):
-        verify_manifest(folder)
-    with pytest.raises(AssetMissing, match="make real-model"):
-        verify_manifest(tmp_path / "nothing")
 
 
 def test_the_converted_model_answers_and_ends_its_turn(smollm2):
