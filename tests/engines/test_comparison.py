@@ -46,8 +46,10 @@ def test_compare_runs_prints_each_seed_then_mean_and_sd_and_names_bad_files(tmp_
     figures = json.loads(out[-1])
     assert figures["seeds"] == 2 and list(figures["runs"]) == ["vr", "softmin"]
     mean, sd, count = figures["runs"]["softmin"]["reaches VR at step"]
-    assert (mean, count) == (18, 1)  # reaches 0.5 at step 18, never 0.7: one of two seeds
-    assert any("(1/2)" in line for line in out) and any(line.startswith("held-out acc after") for line in out)
+    assert (mean, sd, count) == (18, None, 1)  # reaches 0.5 at step 18, never 0.7: one of two seeds, no sd
+    assert any("18.000 +- - (1/2)" in line for line in out)
+    assert any(line.startswith("held-out acc after") for line in out)
+    assert figures["runs"]["softmin"]["held-out acc after"][1] == 0.0  # the same figure in both seeds: sd 0
     assert compare_main([paths[0], str(tmp_path / "missing.json"), "--runs", "sum"]) == 2
     errors = capsys.readouterr().err.splitlines()
     assert "no run sum" in errors[0] and "missing.json: no such file" in errors[1]

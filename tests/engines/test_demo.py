@@ -38,10 +38,10 @@ def test_a_short_demo_compares_three_runs_and_ends_with_the_json_line(tmp_path, 
     check_every_folder_loads_alone_and_says_how_it_is_prompted(out)
 
 
-def test_the_same_seed_gives_the_same_runs_in_one_process(tmp_path, capsys):
-    args = [*TINY, "--workers", "1", "--runs", "sum/prm,vr"]
-    for name in ("a", "b"):
-        assert main(["--output", str(tmp_path / name), *args]) == 0
+def test_the_same_seed_gives_the_same_runs_in_one_process_and_in_two_workers(tmp_path, capsys):
+    args = [*TINY, "--runs", "sum/prm,vr"]
+    for name, workers in (("a", "1"), ("b", "2")):  # runs one after another, then two worker processes at once
+        assert main(["--output", str(tmp_path / name), "--workers", workers, *args]) == 0
     first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{"))
     assert first["runs"]["sum/prm"]["accuracy_after"] == second["runs"]["sum/prm"]["accuracy_after"]
     for name in ("runs/sum_prm/rl/metrics.jsonl", "runs/vr/rl/metrics.jsonl"):

@@ -152,20 +152,24 @@ def _diff(pair) -> float | None:
     return None if None in pair else pair[1] - pair[0]
 
 
-def mean_sd(values: Sequence[float]) -> tuple[float, float, int] | None:
-    """(mean, sample sd (0 for one value), count) of the values that are not None; None if none are."""
+def mean_sd(values: Sequence[float]) -> tuple[float, float | None, int] | None:
+    """(mean, sample sd, count) of the values that are not None; None if none are.
+
+    The sd is None for a single value: one seed says nothing about the spread over seeds.
+    """
     present = [v for v in values if v is not None]
     if not present:
         return None
     mean = sum(present) / len(present)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in present) / (len(present) - 1)) if len(present) > 1 else 0.0
+    sd = math.sqrt(sum((v - mean) ** 2 for v in present) / (len(present) - 1)) if len(present) > 1 else None
     return mean, sd, len(present)
 
 
 def aggregate_table(results: Sequence[dict]) -> str:
     """Mean +- sd over seeds of each run's figures; ``results`` are demo JSON results with the same runs.
 
-    A cell shows "(k/n)" when only k of the n seeds have the figure (e.g. a run that never reaches VR).
+    A cell shows "(k/n)" when only k of the n seeds have the figure (e.g. a run that never reaches VR),
+    and "+- -" where only one seed has it (no sd).
     """
     names = list(results[0]["runs"])
     rows = []
@@ -177,6 +181,7 @@ def aggregate_table(results: Sequence[dict]) -> str:
                 row.append("-")
                 continue
             mean, sd, count = stats
-            row.append(f"{mean:.3f} +- {sd:.3f}" + (f" ({count}/{len(results)})" if count < len(results) else ""))
+            spread = f" +- {sd:.3f}" if sd is not None else " +- -"
+            row.append(f"{mean:.3f}{spread}" + (f" ({count}/{len(results)})" if count < len(results) else ""))
         rows.append(row)
     return render_table([f"mean +- sd over {len(results)} seeds", *names], rows)
