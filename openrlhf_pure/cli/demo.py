@@ -22,7 +22,8 @@ from openrlhf_pure.cli.logs import quiet_libraries
 from openrlhf_pure.core.advantages import AdvantageConfig
 from openrlhf_pure.core.presets import PRESETS
 from openrlhf_pure.engines.advantage_flags import explicit_dests
-from openrlhf_pure.engines.local.demo import DemoConfig, parse_runs, run_demo
+from openrlhf_pure.engines.local.demo import DemoConfig, run_demo
+from openrlhf_pure.engines.local.demo_runs import parse_runs
 from openrlhf_pure.engines.local.trainer import MODES
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from openrlhf_pure.atomic import write_text_atomic
+
 STATE_TENSORS, STATE_JSON = "trainer_state.pt", "trainer_state.json"
 
 
@@ -51,12 +53,6 @@ def set_rng_state(tensors: dict, plain: dict) -> None:
     random.setstate((version, tuple(internal), gauss))
     kind, keys, pos, has_gauss, cached = plain["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def save_model_folder(model, path: str | Path, tokenizer=None) -> None:
@@ -138,7 +134,7 @@ def save_checkpoint(root: str | Path, step: int, policy, optimizer, scheduler, e
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
-    _write_atomic(root / "latest", final.name)
+    write_text_atomic(root / "latest", final.name)
     return final
 
 

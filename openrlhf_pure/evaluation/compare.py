@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from openrlhf_pure.atomic import atomic_path, write_text_atomic
 from openrlhf_pure.data.jsonl import JSONFileError, read_json_file
 from openrlhf_pure.evaluation.benchmarks import BENCHMARKS, DataError
-from openrlhf_pure.evaluation.records import atomic_path, write_text_atomic
 from openrlhf_pure.evaluation.summary import AVG, PURE_COLUMNS, markdown_table, run_label
 
 # PURE Table 2 (PURE.md section 7): MATH500, Minerva, Olympiad, AIME24, AMC23, Avg, as published.

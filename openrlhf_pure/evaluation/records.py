@@ -7,7 +7,7 @@ line. :func:`load_records` reads the file back: a last line without its newline,
 is not valid JSON, is what a crash leaves; it is cut off the file (and its sample generated
 again). A bad line anywhere else is corruption and raises :class:`DataError` with its line.
 
-Summaries, re-graded files and charts are written atomically (:func:`atomic_path`): to a
+Summaries, re-graded files and charts are written atomically (:func:`openrlhf_pure.atomic.atomic_path`): to a
 temporary file in the same directory, then ``os.replace``d over the target.
 """
 
@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from openrlhf_pure.atomic import write_text_atomic
 from openrlhf_pure.evaluation.benchmarks import DataError
 
 RECORD_FIELDS = (
@@ -109,28 +108,6 @@ class RecordWriter:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path``, on error it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically; returns ``path``."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    return Path(path)
 
 
 def write_jsonl_atomic(path: str | Path, rows: list[dict]) -> Path:

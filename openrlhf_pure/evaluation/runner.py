@@ -25,6 +25,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from openrlhf_pure.atomic import write_text_atomic
 from openrlhf_pure.data.jsonl import JSONFileError, read_json_file
 from openrlhf_pure.data.sources import source_problem
 from openrlhf_pure.evaluation.backend import (
@@ -37,7 +38,7 @@ from openrlhf_pure.evaluation.backend import (
     model_eos_ids,
 )
 from openrlhf_pure.evaluation.benchmarks import BENCHMARKS, DataError, Problem, load_benchmark, load_dataset_file
-from openrlhf_pure.evaluation.records import RecordWriter, load_records, write_text_atomic
+from openrlhf_pure.evaluation.records import RecordWriter, load_records
 from openrlhf_pure.evaluation.summary import summarize, summary_markdown
 from openrlhf_pure.evaluation.templates import check_template, resolve_template, template_for_model
 

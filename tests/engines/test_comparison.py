@@ -6,7 +6,7 @@ import json
 
 from openrlhf_pure.cli.compare_runs import main as compare_main
 from openrlhf_pure.engines.local.comparison import first_step_reaching, summarize_runs
-from openrlhf_pure.engines.local.demo import parse_run
+from openrlhf_pure.engines.local.demo_runs import parse_run
 
 
 def history(accuracies, steps=3.0):

@@ -54,7 +54,7 @@ def test_the_same_seed_gives_the_same_runs_in_one_process_and_in_two_workers(tmp
 def test_the_demo_takes_a_preset_and_its_flags_override_it_only_when_given(monkeypatch):
     from openrlhf_pure.cli import demo as demo_cli
     from openrlhf_pure.core.advantages import AdvantageConfig
-    from openrlhf_pure.engines.local.demo import demo_advantage, parse_run, parse_runs
+    from openrlhf_pure.engines.local.demo_runs import demo_advantage, parse_run, parse_runs
 
     seen = []
     monkeypatch.setattr(demo_cli, "run_demo", lambda config: seen.append(config) or {})

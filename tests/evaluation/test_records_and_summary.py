@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from openrlhf_pure.atomic import atomic_path, write_text_atomic
 from openrlhf_pure.evaluation.benchmarks import DataError
 from openrlhf_pure.evaluation.compare import PUBLISHED_TABLE2, compare_runs, comparison_columns
-from openrlhf_pure.evaluation.records import RecordWriter, load_records, write_text_atomic
+from openrlhf_pure.evaluation.records import RecordWriter, load_records
 from openrlhf_pure.evaluation.summary import score, summarize, summary_markdown
 
 
@@ -55,9 +56,13 @@ def test_record_without_key_fields_names_the_line(tmp_path):
         load_records(path)
 
 
-def test_atomic_write_leaves_no_temporary_file(tmp_path):
+def test_atomic_write_leaves_no_temporary_file_and_a_failed_write_keeps_the_old_file(tmp_path):
     write_text_atomic(tmp_path / "a.md", "x")
     assert [p.name for p in tmp_path.iterdir()] == ["a.md"]
+    with pytest.raises(ZeroDivisionError), atomic_path(tmp_path / "a.md") as tmp:
+        tmp.write_text("half")
+        raise ZeroDivisionError  # the writer fails after writing part of the new file
+    assert (tmp_path / "a.md").read_text() == "x" and [p.name for p in tmp_path.iterdir()] == ["a.md"]
 
 
 def test_score_rounds_half_up_to_one_decimal():

@@ -66,7 +66,7 @@ def summarize_runs(runs, results: Sequence[dict], accuracy_before: float, held_o
     """Each run's figures (module docstring), keyed by run name, in the runs' order.
 
     Args:
-        runs: the :class:`openrlhf_pure.engines.local.demo.RunSpec` of each result.
+        runs: the :class:`openrlhf_pure.engines.local.demo_runs.RunSpec` of each result.
         results: :func:`openrlhf_pure.engines.local.demo.train_run`'s results.
         accuracy_before: the warm-up policy's held-out accuracy.
         held_out: n, the held-out problems.

@@ -8,7 +8,7 @@
    stronger "math model", as PURE's PRM is built on Qwen2.5-Math-7B), then trained with the
    project's PRM trainer on step labels from correct solutions and solutions with a planted
    wrong step, and never shown the hack shapes;
-4. the runs (:func:`parse_run`), by default PURE-PRM+VR with min-form (softmin) credit, the same
+4. the runs (``demo_runs.parse_run``), by default PURE-PRM+VR with min-form (softmin) credit, the same
    with sum-form credit, and PURE-VR, all from the same warm-up policy and PRM, each in its own
    worker process with one torch thread (``workers`` at a time);
 5. greedy accuracy on held-out problems before and after RL, one side-by-side table
@@ -32,16 +32,14 @@ import random
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from openrlhf_pure.core.advantages import AdvantageConfig
-from openrlhf_pure.core.credit import CREDIT_MODES
+from openrlhf_pure.atomic import write_text_atomic
 from openrlhf_pure.core.grading.extract import extract_answer
 from openrlhf_pure.core.grading.reward import verifiable_rewards
-from openrlhf_pure.core.presets import PRESETS
 from openrlhf_pure.data.arithmetic import (
     ArithmeticProblem,
     arithmetic_corpus,
@@ -54,9 +52,11 @@ from openrlhf_pure.data.problems import Problem, choose_visible
 from openrlhf_pure.data.prompts import PURE_TEMPLATE, PromptFormat, record_prompt_format
 from openrlhf_pure.data.stepwise import parse_trl
 from openrlhf_pure.engines.local.comparison import HACK_PANELS, comparison_table, summarize_runs
+from openrlhf_pure.engines.local.demo_report import write_summary
+from openrlhf_pure.engines.local.demo_runs import RunSpec, parse_runs, run_advantage
 from openrlhf_pure.engines.local.rollout import generate_rollouts
 from openrlhf_pure.engines.local.sft import supervised_finetune
-from openrlhf_pure.engines.local.trainer import MODES, LocalTrainConfig, LocalTrainer
+from openrlhf_pure.engines.local.trainer import LocalTrainConfig, LocalTrainer
 from openrlhf_pure.engines.plots import DEFAULT_PANELS, plot_runs
 from openrlhf_pure.engines.prm_scorer import PRMScorer
 from openrlhf_pure.engines.prm_trainer import PRMTrainConfig, PRMTrainer
@@ -74,7 +74,7 @@ class DemoConfig:
     Args:
         output_dir: the report folder.
         seed: seeds everything.
-        runs: comma-separated runs (:func:`parse_run`); the first is the "default run" whose
+        runs: comma-separated runs (``demo_runs.parse_run``); the first is the "default run" whose
             accuracy the JSON line's ``accuracy_after`` reports.
         mode: "prm" or "prm_vr", for runs that do not name theirs.
         preset: the rewards-to-advantages preset ("default", "authors_openrlhf", "authors_verl")
@@ -117,56 +117,6 @@ class DemoConfig:
     max_factor: int = 9
     workers: int = 3
     threads: int = 2
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One RL run of the demo: its name (the JSON key), mode, credit mode and preset."""
-
-    name: str
-    mode: str
-    credit: str
-    preset: str | None
-
-
-def parse_run(spec: str, mode: str, preset: str | None) -> RunSpec:
-    """``credit[/mode][@preset]`` or ``vr[@preset]`` -> a :class:`RunSpec` (``mode``/``preset``: defaults).
-
-    Examples: "softmin" (PURE-PRM+VR by default), "sum/prm", "sum/prm_vr@authors_verl", "vr" (PURE-VR).
-    Raises ValueError naming the bad part.
-    """
-    head, _, run_preset = spec.strip().partition("@")
-    credit, _, run_mode = head.partition("/")
-    if credit == "vr":
-        credit, run_mode = "softmin", run_mode or "vr"
-    run_mode, run_preset = run_mode or mode, run_preset or preset
-    if credit not in CREDIT_MODES.names():
-        raise ValueError(f"run {spec!r}: unknown credit mode {credit!r}; known: vr, {', '.join(CREDIT_MODES.names())}")
-    if run_mode not in MODES:
-        raise ValueError(f"run {spec!r}: unknown mode {run_mode!r}; known: {', '.join(MODES)}")
-    if run_preset is not None and run_preset not in PRESETS.names():
-        raise ValueError(f"run {spec!r}: unknown preset {run_preset!r}; known: {', '.join(PRESETS.names())}")
-    return RunSpec(spec.strip(), run_mode, credit, run_preset)
-
-
-def parse_runs(config: DemoConfig) -> list[RunSpec]:
-    """The config's runs, in order; ValueError on a bad or repeated one."""
-    specs = [parse_run(s, config.mode, config.preset) for s in config.runs.split(",") if s.strip()]
-    names = [s.name for s in specs]
-    if not specs or len(set(names)) != len(names):
-        raise ValueError(f"--runs must name at least one run, each once; got {config.runs!r}")
-    return specs
-
-
-def run_advantage(run: RunSpec, temperature: float) -> AdvantageConfig:
-    """The run's preset (or the default) with its credit mode and the demo's softmin temperature."""
-    overrides = {"credit.mode": run.credit, "credit.temperature": temperature}
-    return AdvantageConfig.preset(run.preset or "default").with_overrides(overrides)
-
-
-def demo_advantage(config: DemoConfig) -> AdvantageConfig:
-    """The advantage configuration of the config's first (default) run."""
-    return run_advantage(parse_runs(config)[0], config.temperature)
 
 
 def demo_task(config: DemoConfig) -> tuple[list[ArithmeticProblem], list[ArithmeticProblem]]:
@@ -300,7 +250,7 @@ def train_run(config: DemoConfig, run: RunSpec, out: Path) -> dict:
 
         history = trainer.train(on_step=on_step)
         accuracy_after, responses = greedy_accuracy(policy, tokenizer, held_out, config.max_new_tokens)
-    (folder / "samples.md").write_text(f"# {run.name}: sample responses during RL\n\n" + "\n".join(samples)
+    write_text_atomic(folder / "samples.md", f"# {run.name}: sample responses during RL\n\n" + "\n".join(samples)
                                        + "\n# Held-out responses after RL (greedy)\n\n"
                                        + "\n\n---\n\n".join(responses[:8]) + "\n")  # fmt: skip
     return {"name": run.name, "history": history, "accuracy_after": accuracy_after, "alarms": alarms,
@@ -374,41 +324,6 @@ def run_demo(config: DemoConfig, progress=print) -> dict:
               "accuracy_after": summary[runs[0].name]["accuracy_after"], "seconds": round(seconds, 1),
               "report": str(out), "runs": summary}  # fmt: skip
     write_summary(out, config, result, prepared, table)
-    write_atomic(out / "result.json", json.dumps(result) + "\n")
+    write_text_atomic(out / "result.json", json.dumps(result) + "\n")
     progress(table)
     return result
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_summary(out: Path, config: DemoConfig, result: dict, prepared: dict, table: str) -> None:
-    """summary.md: settings, the comparison table, the PRM's held-out metrics, each run's configuration."""
-    lines = [
-        "# PURE CPU demo",
-        "",
-        f"Seed {config.seed}, {result['seconds']:.0f} s. Held-out greedy accuracy before RL "
-        f"{result['accuracy_before']:.3f} ({config.held_out} problems).",
-        "",
-        "```",
-        table,
-        "```",
-        "",
-        "| setting | value |",
-        "|---|---|",
-        *(f"| {k} | {v} |" for k, v in asdict(config).items()),
-        "",
-        "Warm-up responses by style: " + ", ".join(f"{k} {v}" for k, v in sorted(prepared["warmup_styles"].items())),
-        "",
-        "PRM held-out step metrics: " + (", ".join(f"{k[5:]} {v:.3f}" for k, v in prepared["prm"].items()) or "-"),
-        "",
-        *(f"Advantage configuration of {run.name} (resolved): "
-          f"`{json.dumps(run_advantage(run, config.temperature).to_dict())}`\n" for run in parse_runs(config)),
-        "Files: `runs/<run>/rl/metrics.jsonl` (every RL step), `runs/<run>/samples.md`, `runs/<run>/train.log`, "
-        "`prm/metrics.jsonl`, `plots/training_dynamics.png`.",
-    ]  # fmt: skip
-    (out / "summary.md").write_text("\n".join(lines) + "\n")

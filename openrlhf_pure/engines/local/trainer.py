@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from openrlhf_pure.atomic import write_text_atomic
 from openrlhf_pure.core.advantages import AdvantageConfig, compute_advantages
 from openrlhf_pure.core.hacking import DetectorConfig, HackingWarning, detect_hacking, hack_shares
 from openrlhf_pure.core.metrics import rollout_metrics
@@ -308,8 +308,7 @@ class LocalTrainer:
             torch.manual_seed(self.config.seed)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         resolved = json.dumps(asdict(self.config), indent=2, default=str) + "\n"
-        (tmp := self.output_dir / "config.json.tmp").write_text(resolved)
-        os.replace(tmp, self.output_dir / "config.json")  # the run's resolved configuration
+        write_text_atomic(self.output_dir / "config.json", resolved)  # the run's resolved configuration
         print(f"advantage configuration: {json.dumps(self.config.advantage.to_dict())}", flush=True)
         logger = MetricsLogger(self.output_dir, self.config.tensorboard, self.config.wandb_project,
                                config=asdict(self.config))  # fmt: skip
