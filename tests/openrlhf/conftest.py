@@ -10,34 +10,16 @@ happen inside tests and fixtures, never at collection.
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import pytest
-
-HERE = Path(__file__).resolve().parent
-STUBS = HERE / "stubs"
-STUB_ROOTS = ("flash_attn", "vllm")
+from real_loop import enter_stand_ins, leave_stand_ins
 
 
 @pytest.fixture(scope="module")
 def openrlhf_env():
     """Stand-ins and helpers importable here and in Ray workers, for one test module."""
-    saved_path, saved_env = list(sys.path), {k: os.environ.get(k) for k in ("PYTHONPATH", "DS_ACCELERATOR")}
-    sys.path[:0] = [str(STUBS), str(HERE)]
-    parts = [str(STUBS), str(HERE), os.environ.get("PYTHONPATH", "")]
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in parts if p)
-    os.environ["DS_ACCELERATOR"] = "cpu"
+    saved = enter_stand_ins()
     yield
-    sys.path[:] = saved_path
-    for key, value in saved_env.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    for name in [m for m in sys.modules if m.split(".")[0] in STUB_ROOTS]:
-        del sys.modules[name]
+    leave_stand_ins(saved)
 
 
 @pytest.fixture(scope="module")

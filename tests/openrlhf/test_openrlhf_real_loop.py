@@ -49,15 +49,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from real_loop import MAX_NEW, N, recipe_argv, start_ray, write_arithmetic_prompts
 
 pytestmark = pytest.mark.slow
 
 SHIPPED = Path(__file__).resolve().parents[2] / "data" / "train" / "math_level3to5_8523.jsonl"
-N = 2  # samples per prompt
 # samples per prompt of the PURE-VR run: with p(right) ~0.6, a step's 2 prompts both with 4 samples all right or
 # all wrong has a chance of ~2%; the engines seed their sampling, so a given run's outcome is fixed
 N_VR = 4
-MAX_NEW = 24
 COIN_ANSWERS = ("1", "2")
 
 
@@ -65,13 +64,11 @@ COIN_ANSWERS = ("1", "2")
 def cluster(openrlhf_env, tmp_path_factory):
     """Ray with 2 CPUs and 2 logical GPUs; workers start with the CPU call sites installed. Yields the
     folder where the engines record what they received."""
+    records = tmp_path_factory.mktemp("engine_records")
+    start_ray(records)
+    yield records
     import ray
 
-    records = tmp_path_factory.mktemp("engine_records")
-    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
-             runtime_env={"worker_process_setup_hook": "openrlhf_on_cpu.install",
-                          "env_vars": {"PURE_TEST_ENGINE_RECORD": str(records)}})  # fmt: skip
-    yield records
     ray.shutdown()
 
 
@@ -79,13 +76,7 @@ def cluster(openrlhf_env, tmp_path_factory):
 def prompts(tmp_path_factory) -> str:
     """4 arithmetic problems (the tiny policy's task) in the shipped data's shape: a prompt and a label
     object with the gold answer and whether PURE-PRM+VR may use it."""
-    from openrlhf_pure.data.arithmetic import all_problems
-
-    path = tmp_path_factory.mktemp("data") / "prompts.jsonl"
-    rows = [{"prompt": p.question + "\n\n", "label": {"gt_answer": str(p.answer), "pure_vr_answer_visible": i != 1}}
-            for i, p in enumerate(all_problems()[::81])]  # fmt: skip
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return str(path)
+    return write_arithmetic_prompts(tmp_path_factory.mktemp("data") / "prompts.jsonl")
 
 
 @pytest.fixture(scope="module")
@@ -117,37 +108,6 @@ def coin_policy(tokenizer, prompts: list[str], folder: Path, steps: int = 60) ->
     policy.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
-
-
-def recipe_argv(models: dict, data: str, out: Path, dp: int = 1, zero: int = 2, mode: str = "prm_vr",
-                n_samples: int = N, micro_batch: int = 2) -> list[str]:  # fmt: skip
-    """The shipped recipe's flags at tiny scale, plus the CPU-only flags: 2 prompts of ``n_samples`` samples a
-    step, in micro-batches of ``micro_batch`` samples (split between the ``dp`` ranks when training)."""
-    argv = [
-        "--actor.model_name_or_path", models["policy"], "--actor.num_nodes", "1", "--actor.num_gpus_per_node", str(dp),
-        "--ref.num_nodes", "1", "--ref.num_gpus_per_node", str(dp),
-        "--vllm.num_engines", str(dp), "--vllm.tensor_parallel_size", "1", "--vllm.gpu_memory_utilization", "0.5",
-        "--train.colocate_all", "--vllm.enable_sleep", "--ds.enable_sleep",
-        "--ds.zero_stage", str(zero), "--ds.param_dtype", "bf16", "--actor.gradient_checkpointing_enable",
-        "--data.prompt_dataset", data, "--data.max_samples", "4", "--data.input_key", "prompt",
-        "--data.label_key", "label", "--data.max_len", "256", "--rollout.max_new_tokens", str(MAX_NEW),
-        "--rollout.batch_size", "2", "--rollout.n_samples_per_prompt", str(n_samples), "--rollout.temperature", "1.0",
-        "--train.batch_size", str(2 * n_samples), "--train.micro_batch_size", str(micro_batch // dp),
-        "--rollout.micro_batch_size", str(micro_batch),
-        "--train.max_epochs", "1", "--train.num_episodes", "1",
-        "--actor.adam.lr", "1e-3", "--actor.lr_scheduler", "constant", "--actor.lr_warmup_ratio", "0",
-        "--actor.eps_clip", "0.2", "--actor.loss_agg_mode", "token-mean", "--actor.max_norm", "1.0",
-        "--algo.advantage.estimator", "rloo", "--algo.kl.init_coef", "1e-3", "--algo.kl.estimator", "k1",
-        "--pure.reward_mode", mode, "--pure.credit.mode", "softmin", "--pure.credit.temperature", "0.1",
-        "--ckpt.save_steps", "1", "--ckpt.save_hf", "--ckpt.path", str(out / "ckpt"),
-        "--ckpt.output_dir", str(out / "final"), "--logger.tensorboard_dir", str(out / "tensorboard"),
-        "--pure.dump_rollouts", str(out / "rollouts"),
-        "--ds.attn_implementation", "sdpa", "--vllm.sync_backend", "gloo",
-    ]  # fmt: skip
-    if mode != "vr":
-        argv += ["--pure.prm.model_name_or_path", models["prm"], "--pure.prm.format", "pure", "--pure.prm.colocate",
-                 "--pure.prm.num_replicas", str(dp), "--pure.prm.num_gpus_per_replica", "0.2"]  # fmt: skip
-    return argv
 
 
 def run(cluster: Path, argv: list[str]) -> dict:
