@@ -66,17 +66,18 @@ serve() {
 }
 phase prm_serve serve
 
-# 3. RL: pure-train, PURE-PRM+VR with softmin credit, SmolLM2 as the policy, the PRM of phase 2
+# 3. RL: pure-train, PURE-PRM+VR with softmin credit, SmolLM2 as the policy, the PRM of phase 2; the prompt in
+# SmolLM2's chat format (its chat template's text: without it the model ends the turn at once and nothing trains)
+CHAT=$'<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n'\
+$'<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n'
 phase rl "$BIN/pure-train" --actor.model_name_or_path "$MODEL" --pure.prm.model_name_or_path "$OUT/prm/final" \
   --pure.reward_mode prm_vr --pure.credit.mode softmin \
   --data.prompt_dataset data/train/math_level3to5_8523.jsonl --data.input_key prompt --data.label_key label \
-  --data.template none --output_dir "$OUT/rl" --train.steps "$RL_STEPS" --rollout.prompts_per_step 1 \
+  --data.template "$CHAT" --output_dir "$OUT/rl" --train.steps "$RL_STEPS" --rollout.prompts_per_step 1 \
   --rollout.n_samples_per_prompt 2 --rollout.max_new_tokens 16 --train.micro_batch_size 2
 
-# 3b. the same RL step, a PRM with its own tokenizer (a tiny byte-level BPE): the re-tokenisation path; the
-# prompt in SmolLM2's chat format (its chat template's text) and MAX_NEW_TOKENS, so that responses can have steps
-CHAT=$'<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n'\
-$'<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n'
+# 3b. the same RL step, a PRM with its own tokenizer (a tiny byte-level BPE): the re-tokenisation path, with
+# MAX_NEW_TOKENS, so that responses can have steps
 "$PY" -m openrlhf_pure.cli.tiny_models --out "$OUT/tiny" --prm "$OUT/tiny_prm" > "$OUT/tiny_models.log" 2>&1
 phase rl_retok "$BIN/pure-train" --actor.model_name_or_path "$MODEL" --pure.prm.model_name_or_path "$OUT/tiny_prm" \
   --pure.reward_mode prm_vr --pure.credit.mode softmin \
@@ -105,9 +106,9 @@ rows = [("1 eval", f"MATH-500 first {n}: accuracy {bench['accuracy']}, no answer
         ("2 PRM train", "pure-train-prm, 2 steps, new head on SmolLM2", times["prm_train"]),
         ("2 PRM packed", f"steps {packed['steps']} scores {packed['scores']}", times["prm_score"]),
         ("2 PRM server", f"POST /score: {json.dumps(served)[:70]}", times["prm_serve"]),
-        ("3 RL", f"pure-train prm_vr softmin, {len(rl)} step(s), loss {rl[-1].get('policy/loss')}", times["rl"]),
+        ("3 RL", f"pure-train prm_vr softmin, {len(rl)} step(s), grad norm {rl[-1].get('policy/grad_norm'):.3g}", times["rl"]),
         ("3b RL, PRM re-tokenised", f"tiny PRM (own BPE), {len(retok)} step(s), steps/response "
-                                    f"{retok[-1].get('steps/mean')}, loss {retok[-1].get('policy/loss')}",
+                                    f"{retok[-1].get('steps/mean')}, grad norm {retok[-1].get('policy/grad_norm'):.3g}",
          times["rl_retok"]),
         ("4 OpenRLHF loop", f"train_pure_ray (tests' CPU harness): steps logged {loop['steps_logged']}, "
                             f"completed 2 steps: {loop['completed_2_steps']}, steps/response "
