@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -46,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "engine_records").mkdir(parents=True, exist_ok=True)
     enter_stand_ins()
     start_ray(out / "engine_records")
+    from openrlhf_pure.atomic import write_text_atomic
     from openrlhf_pure.cli.train_pure_ray import main as train_pure_ray
     from openrlhf_pure.engines.openrlhf.run_check import read_dumps, read_scalars
 
@@ -62,9 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                "grad_norms": [norms[s] for s in sorted(norms)],
                "steps_per_response": {s: logged.get("train/pure/steps/mean", {}).get(s) for s in sorted(norms)},
                "prm_step_columns": steps, "completed_2_steps": code == 0 and sorted(norms) == [1, 2]}  # fmt: skip
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary) + "\n")
-    os.replace(tmp, out / "summary.json")
+    write_text_atomic(out / "summary.json", json.dumps(summary) + "\n")
     print(json.dumps(summary))
     return 0 if summary["completed_2_steps"] else 1
 
