@@ -5,8 +5,8 @@
 
 Reads the demo's ``result.json`` files (``python -m openrlhf_pure.cli.demo``); ``--runs`` keeps
 those columns, in that order. Ends with one JSON line: {"seeds": n, "runs": {name: {figure:
-[mean, sd, count]}}}. Exit status 2, one line per problem, for a missing or malformed file or
-a run that a file lacks.
+[mean, sd, count]}}} (sd null where one seed has the figure). Exit status 2, one line per
+problem, for a missing or malformed file or a run that a file lacks.
 """
 
 from __future__ import annotations
