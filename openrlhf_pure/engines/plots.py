@@ -8,6 +8,7 @@ training panels (loss, step accuracy, held-out F1).
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 from openrlhf_pure.data.jsonl import iter_jsonl
@@ -96,10 +97,24 @@ def plot_runs(runs: dict[str, list[dict]], out: str | Path, panels=None, title: 
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(shown) :]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=8)
+    # One legend under the panels, so that no curve is hidden by it, whatever the number of runs.
+    legend = {}  # label -> line, across panels (a run may lack some panels' metrics)
+    for ax in axes.flat:
+        for line in ax.get_lines():
+            legend.setdefault(line.get_label(), line)
+    labels = [label for label in runs if label in legend]
+    handles = [legend[label] for label in labels]
+    ncol = min(len(labels), cols * 2) or 1
+    legend_rows = (len(labels) + ncol - 1) // ncol
+    height = 3.0 * rows_n  # inches, as in figsize
+    bottom = (0.1 + 0.2 * legend_rows) / height
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    top = 1.0
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+        text = textwrap.fill(title, width=45 * cols)
+        fig.suptitle(text)
+        top = 1.0 - (0.1 + 0.25 * (text.count("\n") + 1)) / height
+    fig.tight_layout(rect=(0, bottom, 1, top))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp.png")

@@ -58,3 +58,19 @@ def test_plot_command_names_a_bad_file_in_one_line(tmp_path, capsys, text, messa
     err = capsys.readouterr().err
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "x.png").exists()
+
+
+def test_plot_legend_names_every_run_and_hides_no_panel(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from openrlhf_pure.engines.plots import plot_runs
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to inspect it
+    runs = {f"run{k}": [{"step": s, "steps/mean": 3.0 + k} for s in (1, 2)] for k in range(8)}
+    runs["vr"] = [{"step": s, "accuracy/avg@n": 0.5} for s in (1, 2)]  # only in a later panel
+    plot_runs(runs, tmp_path / "p.png", title="PURE demo: " + ", ".join(runs) * 3)
+    (fig,) = figures
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(runs)
+    assert all(ax.get_legend() is None for ax in fig.axes)  # no legend drawn over a panel
+    assert "\n" in fig._suptitle.get_text()  # a long title wraps instead of running off the figure
