@@ -74,3 +74,20 @@ def test_plot_legend_names_every_run_and_hides_no_panel(tmp_path, monkeypatch):
     assert [t.get_text() for t in fig.legends[0].get_texts()] == list(runs)
     assert all(ax.get_legend() is None for ax in fig.axes)  # no legend drawn over a panel
     assert "\n" in fig._suptitle.get_text()  # a long title wraps instead of running off the figure
+
+
+def test_plot_command_keeps_runs_whose_files_share_a_folder_name(tmp_path, monkeypatch, capsys):
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    paths = []
+    for name in ("softmin", "sum", "vr"):  # the demo's layout: runs/<run>/rl/metrics.jsonl
+        (tmp_path / name / "rl").mkdir(parents=True)
+        path = tmp_path / name / "rl" / "metrics.jsonl"
+        path.write_text("".join(json.dumps({"step": s, "steps/mean": s}) + "\n" for s in (1, 2)))
+        paths.append(str(path))
+    assert plot_main([*paths, "--out", str(tmp_path / "p.png")]) == 0
+    assert [t.get_text() for t in figures[0].legends[0].get_texts()] == ["softmin/rl", "sum/rl", "vr/rl"]
+    assert plot_main([*paths[:2], "--labels", "a", "a", "--out", str(tmp_path / "q.png")]) == 2
+    assert "--labels: each run needs its own label" in capsys.readouterr().err
