@@ -66,7 +66,10 @@ def test_replicas_take_their_device_from_rays_grant(ray_noset, tiny_models, toke
     assert sorted(s["granted_device"] for s in statuses) == ["cuda:0", "cuda:1"]  # not both on cuda:0
     assert [s["device"] for s in statuses] == ["cpu", "cpu"]  # no CUDA on this machine
     prompts, ids, mask = batch(tokenizer)
-    assert torch.equal(on_cpu.score(prompts, ids, mask), on_gpus.score(prompts, ids, mask))
+    one, two = on_cpu.score(prompts, ids, mask), on_gpus.score(prompts, ids, mask)
+    # Two replicas each score a part of the batch: other matrix shapes, so equal up to float rounding.
+    assert torch.equal(one == 0, two == 0)
+    torch.testing.assert_close(one, two, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
