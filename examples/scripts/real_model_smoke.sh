@@ -67,13 +67,11 @@ serve() {
 phase prm_serve serve
 
 # 3. RL: pure-train, PURE-PRM+VR with softmin credit, SmolLM2 as the policy, the PRM of phase 2; the prompt in
-# SmolLM2's chat format (its chat template's text: without it the model ends the turn at once and nothing trains)
-CHAT=$'<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n'\
-$'<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n'
+# SmolLM2's chat format (--data.template chat: without it the model ends the turn at once and nothing trains)
 phase rl "$BIN/pure-train" --actor.model_name_or_path "$MODEL" --pure.prm.model_name_or_path "$OUT/prm/final" \
   --pure.reward_mode prm_vr --pure.credit.mode softmin \
   --data.prompt_dataset data/train/math_level3to5_8523.jsonl --data.input_key prompt --data.label_key label \
-  --data.template "$CHAT" --output_dir "$OUT/rl" --train.steps "$RL_STEPS" --rollout.prompts_per_step 1 \
+  --data.template chat --output_dir "$OUT/rl" --train.steps "$RL_STEPS" --rollout.prompts_per_step 1 \
   --rollout.n_samples_per_prompt 2 --rollout.max_new_tokens 16 --train.micro_batch_size 2
 
 # 3b. the same RL step, a PRM with its own tokenizer (a tiny byte-level BPE): the re-tokenisation path, with
@@ -82,7 +80,7 @@ phase rl "$BIN/pure-train" --actor.model_name_or_path "$MODEL" --pure.prm.model_
 phase rl_retok "$BIN/pure-train" --actor.model_name_or_path "$MODEL" --pure.prm.model_name_or_path "$OUT/tiny_prm" \
   --pure.reward_mode prm_vr --pure.credit.mode softmin \
   --data.prompt_dataset data/train/math_level3to5_8523.jsonl --data.input_key prompt --data.label_key label \
-  --data.template "$CHAT" --output_dir "$OUT/rl_retok" --train.steps 1 --rollout.prompts_per_step 1 \
+  --data.template chat --output_dir "$OUT/rl_retok" --train.steps 1 --rollout.prompts_per_step 1 \
   --rollout.n_samples_per_prompt 2 --rollout.max_new_tokens "$MAX_NEW_TOKENS" --train.micro_batch_size 2
 
 # 4. OpenRLHF's real loop: train_pure_ray, two PPO steps, with the tests' CPU harness

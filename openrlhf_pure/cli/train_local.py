@@ -39,7 +39,13 @@ from openrlhf_pure.cli.errors import report_errors
 from openrlhf_pure.cli.logs import quiet_libraries
 from openrlhf_pure.cli.validation import clear_previous_run, device_problem, output_dir_problem, resume_problem
 from openrlhf_pure.data.problems import Problem, ProblemFields, choose_visible, read_problem_file
-from openrlhf_pure.data.prompts import PURE_TEMPLATE, PromptFormat, check_template_string, saved_prompt_format
+from openrlhf_pure.data.prompts import (
+    PURE_TEMPLATE,
+    PromptFormat,
+    chat_prompt_template,
+    check_template_string,
+    saved_prompt_format,
+)
 from openrlhf_pure.data.sources import source_problem
 from openrlhf_pure.engines.advantage_flags import FLAG_FIELDS, explicit_dests, resolve_advantage
 from openrlhf_pure.engines.local.trainer import MODES, LocalTrainConfig
@@ -48,7 +54,10 @@ from openrlhf_pure.models.prm_families import PRM_FAMILIES, family_problem
 from openrlhf_pure.models.prm_scores import TRANSFORM_NAMES
 
 DEFAULT_VISIBLE_KEY = "pure_vr_answer_visible"
-TEMPLATE_HELP = "auto (saved with the policy, else pure), pure, none (the question is the prompt), or a format string"
+TEMPLATE_HELP = (
+    "auto (saved with the policy, else pure), pure, chat (the question field as the user message of the "
+    "policy tokenizer's chat template), none (the question is the prompt), or a format string"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,6 +164,15 @@ def resolve_prompt_format(flags: dict) -> tuple[PromptFormat | None, str]:
     spec = flags["data.template"]
     if spec == "none":
         return None, separator
+    if spec == "chat":
+        from transformers import AutoTokenizer
+
+        path = flags["actor.model_name_or_path"]
+        try:
+            template = chat_prompt_template(AutoTokenizer.from_pretrained(path))
+        except ValueError as err:
+            raise ValueError(f"--data.template chat: {path}: {err}") from None
+        return PromptFormat(template, separator), separator
     template = {"auto": saved.template if saved else PURE_TEMPLATE, "pure": PURE_TEMPLATE}.get(spec, spec)
     return PromptFormat(template, separator), separator
 
@@ -175,7 +193,7 @@ def check_flags(flags: dict) -> list[str]:
             errors.append(source_problem("--pure.prm.model_name_or_path", prm, "model"))
             if errors[-1] is None:
                 errors.append(family_problem("--pure.prm.model_name_or_path", prm, flags["pure.prm.family"]))
-    if flags["data.template"] not in ("auto", "pure", "none"):
+    if flags["data.template"] not in ("auto", "pure", "chat", "none"):
         try:
             check_template_string(flags["data.template"])
         except ValueError as err:

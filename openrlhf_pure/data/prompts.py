@@ -54,6 +54,31 @@ class PromptFormat:
         return self.template.format(question=question)
 
 
+def chat_prompt_template(tokenizer, user_template: str = "{question}") -> str:
+    """A prompt template that puts ``user_template`` as the only user message of ``tokenizer``'s chat template.
+
+    The conversation is rendered once, with the generation prompt added, around a placeholder
+    question, so that the result is a plain format string (``{question}``, literal braces doubled)
+    that a checkpoint records like any other. The default user message is the question field as
+    it is (OpenRLHF's ``--apply_chat_template``: the shipped training prompts already hold PURE's
+    instruction); ``PURE_TEMPLATE`` wraps a bare problem in PURE's instruction first.
+
+    Args:
+        tokenizer: a transformers tokenizer (``chat_template``, ``apply_chat_template``).
+        user_template: the user message, a format string with ``{question}``.
+    Raises:
+        ValueError: the tokenizer has no chat template, or its template drops or repeats the message.
+    """
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError("the tokenizer has no chat template")
+    slot = "PUREQUESTIONSLOT"
+    messages = [{"role": "user", "content": user_template.format(question=slot)}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    if not isinstance(text, str) or text.count(slot) != 1:
+        raise ValueError("the tokenizer's chat template did not render the user's message exactly once")
+    return text.replace("{", "{{").replace("}", "}}").replace(slot, "{question}")
+
+
 def check_template_string(template: str) -> None:
     """Raise ValueError unless ``template`` is a format string whose only field is ``{question}``."""
     if not isinstance(template, str) or "{question}" not in template:

@@ -57,3 +57,16 @@ def test_the_converted_model_answers_and_ends_its_turn(smollm2):
     torch.manual_seed(0)
     out = model.generate(**prompt, max_new_tokens=24, do_sample=False)[0, prompt["input_ids"].shape[1] :]
     assert "5" in tok.decode(out) and int(out[-1]) == tok.eos_token_id
+
+
+def test_the_chat_prompt_template_is_smollm2s_conversation(smollm2):
+    from openrlhf_pure.data.prompts import chat_prompt_template
+
+    _, _, tok = smollm2
+    template = chat_prompt_template(tok)  # what `pure-train --data.template chat` records
+    assert template == (
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+        "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+    )  # SmolLM2's default system message, then the question as the user's turn, then the assistant's
+    ids = tok(template.format(question="1 + 1?"), add_special_tokens=False)["input_ids"]
+    assert ids[0] == tok.convert_tokens_to_ids("<|im_start|>") and tok.convert_tokens_to_ids("<|im_end|>") in ids
