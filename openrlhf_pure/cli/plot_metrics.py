@@ -25,7 +25,7 @@ def default_labels(paths: list[str]) -> list[str]:
         labels = ["/".join(q[-depth:]) for q in parts]
         if len(set(labels)) == len(labels):
             return labels
-    return [str(Path(p)) for p in paths]  # the same file twice: its path, as given
+    return [str(Path(p)) for p in paths]  # the same file twice: main refuses the repeated label
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(labels) != len(args.metrics):
         return report_errors([f"{len(args.metrics)} metrics files but {len(labels)} labels"])
     if len(set(labels)) != len(labels):
-        return report_errors([f"--labels: each run needs its own label, got {' '.join(labels)}"])
+        where = "--labels" if args.labels else "the files (one is given twice)"
+        return report_errors([f"{where}: each run needs its own label, got {' '.join(labels)}"])
     runs, errors = {}, []
     for label, path in zip(labels, args.metrics):
         try:

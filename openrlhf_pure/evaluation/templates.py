@@ -23,7 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from openrlhf_pure.data.prompts import check_template_string, pure_prompt, saved_prompt_format
+from openrlhf_pure.data.prompts import (
+    PURE_TEMPLATE,
+    chat_prompt_template,
+    check_template_string,
+    pure_prompt,
+    saved_prompt_format,
+)
 
 AUTO = "auto"  # the template saved with the model (data.prompts), else "pure"
 QWEN_COT_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -86,8 +92,10 @@ def _qwen_math_cot(question: str, tokenizer) -> str:
 def _chat(question: str, tokenizer) -> str:
     if tokenizer is None or not getattr(tokenizer, "chat_template", None):
         raise TemplateError("template 'chat' needs a tokenizer with a chat template")
-    messages = [{"role": "user", "content": pure_prompt(question)}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    try:
+        return chat_prompt_template(tokenizer, PURE_TEMPLATE).format(question=question)
+    except ValueError as err:
+        raise TemplateError(f"template 'chat': {err}") from None
 
 
 def resolve_template(spec: str) -> PromptTemplate:

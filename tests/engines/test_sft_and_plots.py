@@ -60,13 +60,19 @@ def test_plot_command_names_a_bad_file_in_one_line(tmp_path, capsys, text, messa
     assert not (tmp_path / "x.png").exists()
 
 
-def test_plot_legend_names_every_run_and_hides_no_panel(tmp_path, monkeypatch):
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures the plots draw, kept open (their ``close`` is caught) to inspect them."""
     import matplotlib.pyplot as plt
 
+    kept = []
+    monkeypatch.setattr(plt, "close", kept.append)
+    return kept
+
+
+def test_plot_legend_names_every_run_and_hides_no_panel(tmp_path, figures):
     from openrlhf_pure.engines.plots import plot_runs
 
-    figures = []
-    monkeypatch.setattr(plt, "close", figures.append)  # keep the figure to inspect it
     runs = {f"run{k}": [{"step": s, "steps/mean": 3.0 + k} for s in (1, 2)] for k in range(8)}
     runs["vr"] = [{"step": s, "accuracy/avg@n": 0.5} for s in (1, 2)]  # only in a later panel
     plot_runs(runs, tmp_path / "p.png", title="PURE demo: " + ", ".join(runs) * 3)
@@ -76,11 +82,7 @@ def test_plot_legend_names_every_run_and_hides_no_panel(tmp_path, monkeypatch):
     assert "\n" in fig._suptitle.get_text()  # a long title wraps instead of running off the figure
 
 
-def test_plot_command_keeps_runs_whose_files_share_a_folder_name(tmp_path, monkeypatch, capsys):
-    import matplotlib.pyplot as plt
-
-    figures = []
-    monkeypatch.setattr(plt, "close", figures.append)
+def test_plot_command_keeps_runs_whose_files_share_a_folder_name(tmp_path, figures, capsys):
     paths = []
     for name in ("softmin", "sum", "vr"):  # the demo's layout: runs/<run>/rl/metrics.jsonl
         (tmp_path / name / "rl").mkdir(parents=True)
@@ -91,3 +93,5 @@ def test_plot_command_keeps_runs_whose_files_share_a_folder_name(tmp_path, monke
     assert [t.get_text() for t in figures[0].legends[0].get_texts()] == ["softmin/rl", "sum/rl", "vr/rl"]
     assert plot_main([*paths[:2], "--labels", "a", "a", "--out", str(tmp_path / "q.png")]) == 2
     assert "--labels: each run needs its own label" in capsys.readouterr().err
+    assert plot_main([paths[0], paths[0], "--out", str(tmp_path / "r.png")]) == 2
+    assert "one is given twice" in capsys.readouterr().err
